@@ -1,0 +1,445 @@
+"""The WebSocket connection state machine (RFC 6455 §5-§7), server side, sans-I/O.
+
+Bytes go in with ``receive_data``/``receive_eof``; events come out of ``events_received``; bytes to write come
+out of ``data_to_send``. The driver (our asyncio protocol, or a test) owns the socket and the clocks.
+
+Frames are parsed in RFC order as bytes arrive. A data frame's payload is unmasked, inflated and UTF-8-checked
+chunk by chunk, so a limit or an invalid byte fails the connection at the earliest frame, even the first chunk
+of a frame, where the fault can be known. A frame that is complete in the input takes one flat fast path.
+
+Protocol errors never raise out of ``receive_data``: the connection queues the close frame with the right
+code, goes CLOSED, asks for the transport to be closed and reports ``CloseReceived`` with that code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Hashable
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
+from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
+from .events import (
+    BinaryMessage,
+    CloseReceived,
+    Event,
+    PingReceived,
+    PongReceived,
+    TextMessage,
+)
+from .frames import encode_close_payload, encode_frame, fragment
+from .limits import Limits
+from .masking import apply_mask
+from .utf8 import Utf8Decoder
+
+if TYPE_CHECKING:
+    from .deflate import PerMessageDeflate
+
+__all__ = ["PLAIN_FRAMING", "Connection", "State", "check_close"]
+
+_DEFAULT_LIMITS = Limits()
+_UNLIMITED = sys.maxsize
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+_CLOSE = Opcode.CLOSE
+_PING = Opcode.PING
+_PONG = Opcode.PONG
+
+#: ``framing_key`` of every connection without compression: they all encode a message to the same bytes.
+PLAIN_FRAMING = "plain"
+
+
+class State(IntEnum):
+    """Where the connection is in its life; the handshake happens before a ``Connection`` exists."""
+
+    OPEN = 1
+    CLOSING = 2  # we sent a close frame and wait for the peer's
+    CLOSED = 3
+
+
+class Connection:
+    """One server-side WebSocket connection after a successful opening handshake."""
+
+    __slots__ = (
+        "_events",
+        "_frame_fin",
+        "_frame_mask",
+        "_frame_offset",
+        "_frame_remaining",
+        "_in",
+        "_max_frame_count",
+        "_max_frame_size",
+        "_max_message_size",
+        "_msg_compressed",
+        "_msg_frames",
+        "_msg_opcode",
+        "_msg_parts",
+        "_msg_size",
+        "_out",
+        "_utf8",
+        "close_transport",
+        "deflate",
+        "framing_key",
+        "limits",
+        "state",
+        "version",
+    )
+
+    def __init__(
+        self,
+        limits: Limits = _DEFAULT_LIMITS,
+        *,
+        deflate: PerMessageDeflate | None = None,
+        version: int = 13,
+    ) -> None:
+        self.limits = limits
+        self.deflate = deflate
+        self.version = version
+        self.state = State.OPEN
+        #: True once the driver should flush ``data_to_send()`` and close the TCP connection (§7.1.1: the
+        #: server closes TCP first).
+        self.close_transport = False
+        #: Connections with equal non-None keys encode a given message to identical bytes (for broadcast).
+        self.framing_key: Hashable | None = PLAIN_FRAMING if deflate is None else deflate.framing_key
+        self._max_frame_size = limits.max_frame_size or _UNLIMITED
+        self._max_message_size = limits.max_message_size or _UNLIMITED
+        self._max_frame_count = limits.max_frame_count or _UNLIMITED
+        self._in = b""
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+        # The data frame whose payload is still arriving.
+        self._frame_remaining = 0
+        self._frame_fin = False
+        self._frame_mask = b""
+        self._frame_offset = 0
+        # The data message being assembled (opcode 0: none).
+        self._msg_opcode = 0
+        self._msg_compressed = False
+        self._msg_parts: list[bytes] | list[str] = []
+        self._msg_size = 0
+        self._msg_frames = 0
+        self._utf8: Utf8Decoder | None = None
+
+    # ------------------------------------------------------------------ input
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the transport."""
+        if self.state is State.CLOSED:
+            return
+        if self._in:
+            data = self._in + data
+            self._in = b""
+        try:
+            pos = self._parse(data)
+        except WebSocketError as exc:
+            self.fail(exc.close_code, exc.reason)
+            return
+        if pos < len(data) and self.state is not State.CLOSED:
+            self._in = data[pos:]
+
+    def receive_eof(self) -> None:
+        """The peer closed its side of TCP: without a close frame that is 1006 (§7.1.5)."""
+        if self.state is State.CLOSED:
+            return
+        self._finish(CloseCode.ABNORMAL, "", by_peer=True)
+
+    def events_received(self) -> list[Event]:
+        """Events produced since the last call, oldest first."""
+        events = self._events
+        if events:
+            self._events = []
+        return events
+
+    def _parse(self, data: bytes) -> int:
+        """Consume as much of ``data`` as makes progress; return how far it got."""
+        n = len(data)
+        pos = 0
+        events = self._events
+        while True:
+            remaining = self._frame_remaining
+            if remaining:
+                # The rest of a data frame's payload, as far as it has arrived.
+                take = n - pos
+                if take <= 0:
+                    return pos
+                if take > remaining:
+                    take = remaining
+                chunk = apply_mask(data[pos : pos + take], self._frame_mask, self._frame_offset)
+                pos += take
+                self._frame_offset += take
+                self._frame_remaining = remaining - take
+                self._payload(chunk)
+                if self._frame_remaining == 0 and self._frame_fin:
+                    self._end_message()
+                continue
+
+            # RFC 6455 §5.2: the first two bytes say enough to reject most bad frames at once.
+            if n - pos < 2:
+                return pos
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            fin = b0 & 0x80
+            opcode = b0 & 0x0F
+            if b0 & 0x70:
+                # §5.2 RSV1-3: must be 0 unless an extension defines them; RFC 7692 §6 defines RSV1 on the
+                # first frame of a data message only.
+                if b0 & 0x30 or self.deflate is None or opcode not in (_TEXT, _BINARY):
+                    raise ProtocolError("reserved bits set")
+            if opcode not in KNOWN_OPCODES:
+                raise ProtocolError("reserved opcode")
+            if not b1 & 0x80:
+                raise ProtocolError("client frame not masked")  # §5.1
+            length = b1 & 0x7F
+            if opcode >= 8:
+                if not fin:
+                    raise ProtocolError("fragmented control frame")  # §5.5
+                if length > 125:
+                    raise ProtocolError("control frame too long")  # §5.5
+            elif opcode == _CONT:
+                if not self._msg_opcode:
+                    raise ProtocolError("continuation without a message")  # §5.4
+            elif self._msg_opcode:
+                raise ProtocolError("new message inside a fragmented message")  # §5.4
+
+            if length < 126:
+                header = 6
+                if n - pos < header:
+                    return pos
+            elif length == 126:
+                header = 8
+                if n - pos < header:
+                    return pos
+                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+                if length < 126:
+                    raise ProtocolError("length not minimally encoded")  # §5.2
+            else:
+                header = 14
+                if n - pos < header:
+                    return pos
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                if length >> 63:
+                    raise ProtocolError("length with the top bit set")  # §5.2
+                if length < 0x10000:
+                    raise ProtocolError("length not minimally encoded")  # §5.2
+            mask = data[pos + header - 4 : pos + header]
+
+            if opcode >= 8:
+                # Control frames are small (≤125 bytes) and handled whole.
+                end = pos + header + length
+                if end > n:
+                    return pos
+                payload = apply_mask(data[pos + header : end], mask)
+                pos = end
+                self._control(opcode, payload)
+                if self.state is State.CLOSED:
+                    return n
+                continue
+
+            # Limits are checked on the declared length, before any payload is buffered.
+            if length > self._max_frame_size:
+                raise MessageTooBig("frame too big")
+            compressed = bool(b0 & 0x40) if opcode else self._msg_compressed
+            if not compressed and self._msg_size + length > self._max_message_size:
+                raise MessageTooBig("message too big")
+            pos += header
+
+            if opcode and fin and not compressed and n - pos >= length:
+                # Fast path: a whole unfragmented, uncompressed message is in the input.
+                payload = apply_mask(data[pos : pos + length], mask)
+                pos += length
+                if self.state is State.OPEN:
+                    if opcode == _TEXT:
+                        try:
+                            events.append(TextMessage(payload.decode("utf-8")))
+                        except UnicodeDecodeError:
+                            raise InvalidUTF8("invalid UTF-8 in text") from None
+                    else:
+                        events.append(BinaryMessage(payload))
+                continue
+
+            if opcode:
+                self._msg_opcode = opcode
+                self._msg_compressed = compressed
+                self._msg_frames = 1
+                if opcode == _TEXT:
+                    self._utf8 = Utf8Decoder()
+            else:
+                self._msg_frames += 1
+                if self._msg_frames > self._max_frame_count:
+                    raise MessageTooBig("too many frames in one message")
+            self._frame_fin = bool(fin)
+            self._frame_mask = mask
+            self._frame_offset = 0
+            self._frame_remaining = length
+            if length == 0:
+                self._payload(b"")
+                if fin:
+                    self._end_message()
+
+    def _payload(self, chunk: bytes) -> None:
+        """One unmasked piece of the current data message: inflate, check, keep."""
+        if self._msg_compressed:
+            assert self.deflate is not None
+            chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size)
+        self._msg_size += len(chunk)
+        if self._msg_size > self._max_message_size:
+            raise MessageTooBig("message too big")
+        if self._utf8 is not None:
+            self._msg_parts.append(self._utf8.decode(chunk))  # type: ignore[arg-type]
+        else:
+            self._msg_parts.append(chunk)  # type: ignore[arg-type]
+
+    def _end_message(self) -> None:
+        if self._msg_compressed:
+            assert self.deflate is not None
+            tail = self.deflate.inflate_finish(self._max_message_size - self._msg_size)
+            if tail:
+                self._payload(tail)
+        parts = self._msg_parts
+        utf8 = self._utf8
+        if utf8 is not None:
+            last = utf8.decode(b"", True)
+            message: Event = TextMessage("".join(parts) + last)  # type: ignore[arg-type]
+        else:
+            message = BinaryMessage(b"".join(parts))  # type: ignore[arg-type]
+        self._msg_opcode = 0
+        self._msg_compressed = False
+        self._msg_parts = []
+        self._msg_size = 0
+        self._msg_frames = 0
+        self._utf8 = None
+        if self.state is State.OPEN:  # §7.1.2: after sending close, data is discarded
+            self._events.append(message)
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        if opcode == _PING:
+            if self.state is State.OPEN:
+                self._out.append(encode_frame(_PONG, payload))  # §5.5.2: pong with the same payload
+                self._events.append(PingReceived(payload))
+        elif opcode == _PONG:
+            if self.state is State.OPEN:
+                self._events.append(PongReceived(payload))
+        else:
+            code, reason = _parse_close(payload)
+            if self.state is State.OPEN:
+                # §5.5.1: answer with a close frame, echoing the code.
+                self._out.append(
+                    encode_frame(_CLOSE, encode_close_payload(None if code == CloseCode.NO_STATUS else code))
+                )
+                self._finish(code, reason, by_peer=True)
+            else:
+                self._finish(code, reason, by_peer=False)
+
+    # ----------------------------------------------------------------- output
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the transport now (``b""`` if none)."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def encode_message(
+        self, opcode: int, data: bytes, *, frame_size: int | None = None, compress: bool = True
+    ) -> bytes:
+        """A data message as wire bytes, compressed if agreed and worth it; queues nothing.
+
+        With context takeover the compressor's state advances, so the bytes are for this connection only.
+        """
+        rsv1 = False
+        deflate = self.deflate
+        if compress and deflate is not None and len(data) >= deflate.min_size:
+            data = deflate.compress(data)
+            rsv1 = True
+        if frame_size is None or len(data) <= frame_size:
+            return encode_frame(opcode, data, True, rsv1)
+        return b"".join(fragment(opcode, data, frame_size, rsv1))
+
+    def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
+        """Queue a text message; dropped if the connection is no longer open."""
+        if self.state is State.OPEN:
+            self._out.append(
+                self.encode_message(_TEXT, text.encode("utf-8"), frame_size=frame_size, compress=compress)
+            )
+
+    def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
+        """Queue a binary message; dropped if the connection is no longer open."""
+        if self.state is State.OPEN:
+            self._out.append(
+                self.encode_message(_BINARY, bytes(data), frame_size=frame_size, compress=compress)
+            )
+
+    def send_encoded(self, frame: bytes) -> None:
+        """Queue bytes made by ``encode_message`` of a connection with the same ``framing_key``."""
+        if self.state is State.OPEN:
+            self._out.append(frame)
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        if len(payload) > 125:
+            raise ValueError("ping payload must be at most 125 bytes")  # §5.5
+        if self.state is State.OPEN:
+            self._out.append(encode_frame(_PING, bytes(payload)))
+
+    def send_pong(self, payload: bytes = b"") -> None:
+        if len(payload) > 125:
+            raise ValueError("pong payload must be at most 125 bytes")  # §5.5
+        if self.state is State.OPEN:
+            self._out.append(encode_frame(_PONG, bytes(payload)))
+
+    def send_close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
+        """Start the closing handshake (§7.1.2); the peer's close frame then finishes it."""
+        check_close(code, reason)
+        if self.state is State.OPEN:
+            self._out.append(encode_frame(_CLOSE, encode_close_payload(code, reason)))
+            self.state = State.CLOSING
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """Fail the connection (§7.1.7): send a close frame if we still may, and finish now."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.OPEN:
+            reason = _truncate_reason(reason)
+            self._out.append(encode_frame(_CLOSE, encode_close_payload(code, reason)))
+        self._finish(code, reason, by_peer=False)
+
+    def _finish(self, code: int, reason: str, *, by_peer: bool) -> None:
+        self.state = State.CLOSED
+        self.close_transport = True
+        self._in = b""
+        self._frame_remaining = 0
+        self._msg_parts = []
+        self._events.append(CloseReceived(code, reason, by_peer))
+
+
+def check_close(code: int, reason: str) -> None:
+    """Raise ``ValueError`` unless ``code`` and ``reason`` may be sent in a close frame (§5.5.1, §7.4)."""
+    if not is_valid_wire_close_code(code):
+        raise ValueError(f"close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)")
+    if len(reason.encode("utf-8")) > 123:
+        raise ValueError("close reason must encode to at most 123 UTF-8 bytes")
+
+
+def _truncate_reason(reason: str) -> str:
+    data = reason.encode("utf-8")
+    if len(data) <= 123:
+        return reason
+    return data[:123].decode("utf-8", "ignore")
+
+
+def _parse_close(payload: bytes) -> tuple[int, str]:
+    """Code and reason of a received close frame (§5.5.1, §7.4), failing on what the RFC forbids."""
+    if not payload:
+        return CloseCode.NO_STATUS, ""
+    if len(payload) == 1:
+        raise ProtocolError("close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if not is_valid_wire_close_code(code):
+        raise ProtocolError("invalid close code")
+    try:
+        reason = payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidUTF8("invalid UTF-8 in close reason") from None
+    return code, reason

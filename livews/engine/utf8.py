@@ -1,0 +1,48 @@
+"""Incremental UTF-8 validation that fails at the first byte that can no longer be valid.
+
+RFC 6455 §8.1 lets an endpoint fail a text message as soon as its bytes cannot be UTF-8; we always do, even
+inside a frame, so a peer never makes us buffer a message that is already known to be invalid.
+
+CPython's incremental decoder already fails early on every invalid prefix except one: the lead bytes
+``ED A0..ED BF`` of a UTF-16 surrogate stay "pending" until the third byte arrives. ``Utf8Decoder`` checks
+that tail itself, so the whole check is fail-fast.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from .errors import InvalidUTF8
+
+__all__ = ["Utf8Decoder", "decode_utf8"]
+
+_IncrementalDecoder = codecs.getincrementaldecoder("utf-8")
+
+
+def decode_utf8(data: bytes) -> str:
+    """Decode a complete payload, raising ``InvalidUTF8`` (1007) if it is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidUTF8("invalid UTF-8 in text") from None
+
+
+class Utf8Decoder:
+    """Decodes one text message chunk by chunk; ``decode`` raises on the first chunk that is invalid."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        self._decoder = _IncrementalDecoder("strict")
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError:
+            raise InvalidUTF8("invalid UTF-8 in text") from None
+        if not final:
+            pending = self._decoder.getstate()[0]
+            # ED A0..BF starts a UTF-16 surrogate (U+D800..U+DFFF), never valid UTF-8 (RFC 3629 §3).
+            if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+                raise InvalidUTF8("invalid UTF-8 in text")
+        return text
