@@ -41,6 +41,7 @@ class _Carry:
     previous: Mapping[str, Any]
     carried: list[str] = field(default_factory=list)
     reset: list[str] = field(default_factory=list)
+    given: dict[str, Any] = field(default_factory=dict)
 
 
 _carry: ContextVar[_Carry | None] = ContextVar("livews_keep_carry", default=None)
@@ -65,6 +66,7 @@ def keep(name: str, default: _T) -> _T:
         carry.reset.append(name)
         return default
     carry.carried.append(name)
+    carry.given[name] = value
     return value  # type: ignore[no-any-return]
 
 

@@ -37,6 +37,7 @@ class LoadedFile:
     digest: str
     carried: list[str] = field(default_factory=list)
     reset: list[str] = field(default_factory=list)
+    given: dict[str, Any] = field(default_factory=dict)
 
 
 class LoadError(Exception):
@@ -105,6 +106,7 @@ def load_file(path: Path, collect: Collect, previous: ModuleType | None = None) 
         digest=hashlib.sha1(source).hexdigest(),
         carried=carry.carried,
         reset=carry.reset,
+        given=carry.given,
     )
 
 

@@ -1,0 +1,91 @@
+"""The resource table the live layer edits while the server serves from it.
+
+The server only ever asks ``resolve(path)``; the registry answers from a plain dict that is replaced entry by
+entry on the server loop, so a lookup never sees a half-edited table. Each entry remembers where it came from
+(a handler file, or ``"repl"`` for ``register()``), which is how a reload knows which paths a file owns and
+how ``resources()`` can say where a class lives.
+
+Removing a path only stops new connections: live ones keep their handler instance and run until they close.
+This module knows resources but not servers, files or threads; everything here runs on the server loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["REPL", "Entry", "Registry", "handler_class_of", "with_handler_class"]
+
+#: ``Entry.source`` of a resource registered from the REPL or a notebook.
+REPL = "repl"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One served path: the resource object the server resolves to, and where it was declared."""
+
+    resource: Any
+    source: Path | str
+
+    @property
+    def path(self) -> str:
+        return str(self.resource.path)
+
+    @property
+    def handler_class(self) -> type:
+        return handler_class_of(self.resource)
+
+
+def handler_class_of(resource: Any) -> type:
+    """The handler class a resource instantiates per connection."""
+    return resource.handler  # type: ignore[no-any-return]
+
+
+def with_handler_class(resource: Any, cls: type) -> Any:
+    """A copy of ``resource`` that instantiates ``cls`` (same path and options)."""
+    return dataclasses.replace(resource, handler=cls)
+
+
+class Registry:
+    """Editable ``path -> resource`` table; ``resolve`` is what the server calls on each handshake."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+
+    def resolve(self, path: str) -> Any | None:
+        entry = self._entries.get(path)
+        return None if entry is None else entry.resource
+
+    def get(self, path: str) -> Entry | None:
+        return self._entries.get(path)
+
+    def set(self, resource: Any, source: Path | str) -> Entry | None:
+        """Serve ``resource`` at its path from now on; return the entry it replaces, if any."""
+        entry = Entry(resource, source)
+        previous = self._entries.get(entry.path)
+        entries = dict(self._entries)
+        entries[entry.path] = entry
+        self._entries = entries
+        return previous
+
+    def remove(self, path: str) -> Entry:
+        """Stop serving ``path`` to new connections; raise ``KeyError`` if it is not served."""
+        entries = dict(self._entries)
+        entry = entries.pop(path)
+        self._entries = entries
+        return entry
+
+    def paths_from(self, source: Path | str) -> list[str]:
+        return [path for path, entry in self._entries.items() if entry.source == source]
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(list(self._entries.values()))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
