@@ -112,13 +112,21 @@ class ResourceTable(Table[Any]):
         self._counts = dict(counts or {})
         self._origins = dict(origins or {})
 
+    def clients_on(self, path: str) -> int:
+        """Live clients on ``path`` when the table was made."""
+        return self._counts.get(path, 0)
+
+    def origin_of(self, path: str) -> str:
+        """The file (or ``repl``) that declared ``path``."""
+        return self._origins.get(path, "")
+
     @property
     def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
         return (
             Column("path", lambda r: r.path),
             Column("class", lambda r: _class_name(_handler_class(r))),
-            Column("clients", lambda r: self._counts.get(r.path, 0), numeric=True),
-            Column("from", lambda r: self._origins.get(r.path, "")),
+            Column("clients", lambda r: self.clients_on(r.path), numeric=True),
+            Column("from", lambda r: self.origin_of(r.path)),
         )
 
 

@@ -40,7 +40,7 @@ Collect = Callable[[ModuleType], Sequence[Any]]
 class ReloadReport:
     """What one load, reload, removal or live replace did; ``str()`` is the one line the REPL prints."""
 
-    kind: str  # "load", "reload", "remove", "register", "unregister", "error"
+    kind: str  # "load", "reload", "remove", "register", "unregister", "error", "restart"
     source: str
     error: LoadError | None = None
     changed: list[str] = field(default_factory=list)
@@ -63,6 +63,8 @@ class ReloadReport:
     def __str__(self) -> str:
         if self.error is not None:
             return f"reload failed: {self.error}; still running the previous version"
+        if self.kind == "restart":
+            return f"restart required: {self.source} changed (only handler files reload live)"
         parts = [f"{_VERBS.get(self.kind, self.kind)} {self.source}"]
         if self.changed:
             parts.append(f"changed {', '.join(self.changed)}")

@@ -1,5 +1,4 @@
-"""The reload contract over a registry, without a server: paths re-pointed, instances moved, failures inert.
-"""
+"""Reload contract over a registry, no server: paths re-pointed, instances moved, failures inert."""
 
 from __future__ import annotations
 
