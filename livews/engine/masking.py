@@ -2,16 +2,24 @@
 
 A payload may arrive in pieces; ``offset`` is how many payload bytes came before this piece, so the key
 rotates to where the previous piece left off. Pure Python, using one big-integer XOR, which runs at memory
-speed for large payloads. An optional compiled accelerator replaces ``apply_mask`` when it is importable.
+speed for large payloads. An optional compiled accelerator (``_speedups``, built by ``pip install``
+when a C compiler is present) replaces ``apply_mask`` when it is importable, unless the environment variable
+``LIVEWS_NO_SPEEDUPS`` is set to a non-empty value other than ``0`` at import time, so one test run can check
+the pure path too. Both paths accept any bytes-like ``data`` and raise ValueError for a mask that is not
+4 bytes.
 """
 
 from __future__ import annotations
+
+import os
 
 __all__ = ["apply_mask"]
 
 
 def _apply_mask_py(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 0) -> bytes:
     """Return ``data`` XOR the 4-byte ``mask`` repeated, starting ``offset`` bytes into the key."""
+    if len(mask) != 4:
+        raise ValueError(f"mask must be 4 bytes, got {len(mask)}")
     n = len(data)
     if n == 0:
         return b""
@@ -22,7 +30,9 @@ def _apply_mask_py(data: bytes | bytearray | memoryview, mask: bytes, offset: in
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
-try:  # pragma: no cover - depends on the build
-    from ._speedups import apply_mask as apply_mask  # type: ignore[import-not-found,unused-ignore]
-except ImportError:
-    apply_mask = _apply_mask_py
+apply_mask = _apply_mask_py
+if os.environ.get("LIVEWS_NO_SPEEDUPS", "") in ("", "0"):  # pragma: no cover - depends on the build
+    try:
+        from ._speedups import apply_mask  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        pass
