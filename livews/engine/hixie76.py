@@ -31,13 +31,14 @@ from __future__ import annotations
 import hashlib
 import struct
 import sys
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from .codes import CloseCode, Opcode
 from .connection import State, check_close
 from .errors import HandshakeError, InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
 from .events import CloseReceived, Event, TextMessage
+from .handshake import Headers
 from .limits import Limits
 from .utf8 import Utf8Decoder
 
@@ -69,6 +70,8 @@ _MAX_DECLARED_LENGTH = (1 << 63) - 1
 _CLOSING_FRAME = b"\xff\x00"
 _STATUS_LINE = b"HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
 _pack_key_numbers = struct.Struct(">II").pack
+_CONTROL_BYTES = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"  # CTLs a header value may not hold
+_NOT_VISIBLE_ASCII = bytes(range(0x21)) + b"\x7f" + bytes(range(0x80, 0x100))
 
 # Where the frame parser is (draft §5.3 server steps).
 _FRAME_TYPE = 0  # step 1: the next byte is a frame type
@@ -81,39 +84,7 @@ _SKIP_LENGTH = 4  # the declared bytes, discarded
 # ---------------------------------------------------------------------------------------------- handshake
 
 
-class _Headers:
-    """Request header fields in arrival order; names compare case-insensitively."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: list[tuple[str, str]]) -> None:
-        self._items = items
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for key, value in self._items:
-            if key.lower() == name:
-                return value
-        return default
-
-    def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [value for key, value in self._items if key.lower() == name]
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._items)
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
-
-    def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
-
-
-@dataclass
+@dataclass(slots=True)
 class Hixie76Request:
     """A hixie-76 opening handshake, with the fields of ``handshake.Request`` the server uses.
 
@@ -124,7 +95,7 @@ class Hixie76Request:
     target: str
     path: str
     query_string: str
-    headers: _Headers
+    headers: Headers
     host: str
     origin: str | None
     key1: str
@@ -137,7 +108,7 @@ class Hixie76Request:
     extensions: str | None = None
 
 
-def is_hixie76(headers: _Headers) -> bool:
+def is_hixie76(headers: Headers) -> bool:
     """A request is hixie-76 if it has both ``Sec-WebSocket-Key1`` and ``Key2`` and no version header."""
     return (
         "Sec-WebSocket-Key1" in headers
@@ -261,7 +232,7 @@ def accept_response(
     return head + challenge_response(request.key1, request.key2, request.key3)
 
 
-def _parse_head(data: bytes | bytearray, limits: Limits) -> tuple[str, str, _Headers, int] | None:
+def _parse_head(data: bytes | bytearray, limits: Limits) -> tuple[str, str, Headers, int] | None:
     """Method, target, headers and size of the request head; ``None`` until its blank line has arrived."""
     max_head = limits.max_request_line + limits.max_header_count * (limits.max_header_size + 2) + 4
     end = data.find(b"\r\n\r\n", 0, max_head)
@@ -272,9 +243,15 @@ def _parse_head(data: bytes | bytearray, limits: Limits) -> tuple[str, str, _Hea
     lines = bytes(data[:end]).split(b"\r\n")
     request_line = lines[0]
     if len(request_line) > limits.max_request_line:
-        raise HandshakeError(431, "request line too long")
+        raise HandshakeError(414, "request line too long")
     parts = request_line.split(b" ")
     if len(parts) != 3 or parts[2] != b"HTTP/1.1" or not parts[0] or not parts[1]:
+        raise HandshakeError(400, "malformed request line")
+    method, target = parts[0], parts[1]
+    if (
+        method.translate(None, _NOT_VISIBLE_ASCII) != method
+        or target.translate(None, _NOT_VISIBLE_ASCII) != target
+    ):
         raise HandshakeError(400, "malformed request line")
     if len(lines) - 1 > limits.max_header_count:
         raise HandshakeError(431, "too many headers")
@@ -283,10 +260,14 @@ def _parse_head(data: bytes | bytearray, limits: Limits) -> tuple[str, str, _Hea
         if len(line) > limits.max_header_size:
             raise HandshakeError(431, "header line too long")
         name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip() or b" " in name or b"\t" in name:
+        if not sep or not name or name.translate(None, _NOT_VISIBLE_ASCII) != name:
             raise HandshakeError(400, "malformed header line")
-        items.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
-    return parts[0].decode("latin-1"), parts[1].decode("latin-1"), _Headers(items), end + 4
+        value = value.strip(b" \t")
+        # Host and Origin are echoed in the response: a stray CR or LF must never reach it.
+        if value.translate(None, _CONTROL_BYTES) != value:
+            raise HandshakeError(400, "control character in header value")
+        items.append((name.decode("latin-1"), value.decode("latin-1")))
+    return method.decode("latin-1"), target.decode("latin-1"), Headers(items), end + 4
 
 
 # ---------------------------------------------------------------------------------------------- connection

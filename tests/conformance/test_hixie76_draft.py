@@ -207,6 +207,19 @@ def test_request_the_draft_server_would_refuse_is_rejected(old: bytes, new: byte
     assert info.value.status == status
 
 
+@pytest.mark.parametrize("host", [b"evil\nSet-Cookie: x=1", b"evil\rx", b"a\x00b"])
+def test_control_characters_in_an_echoed_header_are_refused(host: bytes) -> None:
+    data = opening_handshake(make_keys()).replace(b"example.com", host, 1)
+    with pytest.raises(HandshakeError) as info:
+        parse_request(data)
+    assert info.value.status == 400
+
+
+def test_tab_and_non_ascii_in_other_header_values_are_accepted() -> None:
+    data = opening_handshake(make_keys(), extra=[("User-Agent", "old\tbrowser \xe9")])
+    assert parse_request(data) is not None
+
+
 def test_head_over_the_limits_is_rejected_with_431() -> None:
     limits = Limits(max_header_count=4)
     data = opening_handshake(make_keys(), extra=[("X-Pad", "y")])
