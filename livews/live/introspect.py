@@ -106,8 +106,12 @@ class ResourceTable(Table[Any]):
 
     noun = "resource"
 
-    def __init__(self, items: Iterable[Any] = (), counts: Mapping[str, int] | None = None,
-                 origins: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        items: Iterable[Any] = (),
+        counts: Mapping[str, int] | None = None,
+        origins: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(items)
         self._counts = dict(counts or {})
         self._origins = dict(origins or {})
@@ -131,24 +135,28 @@ class ResourceTable(Table[Any]):
 
 
 class ClientTable(Table[Any]):
-    """Connected clients with their facts and counters (read when printed)."""
+    """Connected clients with their facts and counters (read when printed); ``#`` is the list index."""
 
     noun = "client"
-    columns = (
-        Column("id", lambda c: getattr(c, "id", ""), numeric=True),
-        Column("host", lambda c: c.host),
-        Column("port", lambda c: c.port, numeric=True),
-        Column("path", lambda c: c.path),
-        Column("query", lambda c: c.query),
-        Column("subprotocol", lambda c: c.subprotocol or ""),
-        Column("for", lambda c: format_duration(_connected_for(c)), numeric=True),
-        Column("msg in", lambda c: c.messages_in, numeric=True),
-        Column("msg out", lambda c: c.messages_out, numeric=True),
-        Column("bytes in", lambda c: format_bytes(c.bytes_in), numeric=True),
-        Column("bytes out", lambda c: format_bytes(c.bytes_out), numeric=True),
-        Column("latency", lambda c: format_latency(c.latency), numeric=True),
-        Column("handler", lambda c: _class_name(type(c.handler)) if getattr(c, "handler", None) else ""),
-    )
+
+    @property
+    def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
+        index = {id(client): i for i, client in enumerate(self)}
+        return (
+            Column("#", lambda c: index[id(c)], numeric=True),
+            Column("host", lambda c: c.host),
+            Column("port", lambda c: c.port, numeric=True),
+            Column("path", lambda c: c.path),
+            Column("query", lambda c: c.query_string),
+            Column("subprotocol", lambda c: c.subprotocol or ""),
+            Column("for", lambda c: format_duration(_connected_for(c)), numeric=True),
+            Column("msg in", lambda c: c.messages_in, numeric=True),
+            Column("msg out", lambda c: c.messages_out, numeric=True),
+            Column("bytes in", lambda c: format_bytes(c.bytes_in), numeric=True),
+            Column("bytes out", lambda c: format_bytes(c.bytes_out), numeric=True),
+            Column("latency", lambda c: format_latency(c.latency), numeric=True),
+            Column("handler", lambda c: _class_name(type(c.handler)) if c.handler is not None else ""),
+        )
 
 
 class Stats(Mapping[str, Any]):
