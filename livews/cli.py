@@ -1,0 +1,66 @@
+"""The command line: ``python -m livews serve [--host H] [--port P] [--handlers DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .handler import collect
+from .resource import Resources
+from .server import Server
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m livews", description="A WebSocket server you program live."
+    )
+    parser.add_argument("command", nargs="?", choices=["serve"], help="serve in the foreground")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    return parser
+
+
+def load_resources(directory: Path) -> Resources:
+    """Every resource declared by the handler files in ``directory``; a broken file stops the start."""
+    from .live.loader import load_file
+
+    table = Resources()
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith(("_", ".")):
+            continue
+        for item in load_file(path, collect).resources:
+            table.add(item)
+    return table
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    directory = Path(args.handlers)
+    if not directory.is_dir():
+        print(f"livews: no handler directory {directory}", file=sys.stderr)
+        return 2
+    server = Server(load_resources(directory), host=args.host, port=args.port)
+    await server.start()
+    for url in server.urls:
+        print(url, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return asyncio.run(_serve(args))

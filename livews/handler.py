@@ -1,0 +1,97 @@
+"""The handler: one instance per connection, whose methods the server calls as events arrive.
+
+Pure Python and I/O-free: a handler talks to its peer only through ``self.client``. The ``resource`` decorator
+only marks a class; whoever loads a handler file calls ``collect`` on it, so no global registry is hidden here
+and the same file can be loaded again later (hot reload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .resource import Resource
+    from .server.client import Client
+
+__all__ = ["Handler", "collect", "resource"]
+
+_MARK = "__livews_resource__"
+H = TypeVar("H", bound=type)
+
+
+class Handler:
+    """Subclass and override what you need; each method may be plain or ``async``.
+
+    Events reach one handler in order: an ``async`` method finishes before the next event is delivered.
+    A method that raises is logged with its traceback and the connection closes with 1011; nothing else is
+    disturbed. ``on_close`` is called exactly once, last.
+    Optional ``on_reload(self, old_cls)`` runs after a hot reload moved this instance to a new class.
+    """
+
+    client: Client
+
+    def on_open(self) -> Any:
+        """The handshake is done; ``self.client`` is ready."""
+
+    def on_text(self, message: str) -> Any:
+        """A complete text message arrived."""
+
+    def on_binary(self, payload: bytes) -> Any:
+        """A complete binary message arrived."""
+
+    def on_pong(self, payload: bytes) -> Any:
+        """A pong arrived (an answer to ``ping`` or unsolicited)."""
+
+    def on_close(self, code: int, reason: str) -> Any:
+        """The connection ended with this code and reason (the peer's, 1006 if it vanished, or ours)."""
+
+    # Shortcuts to the client.
+
+    def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
+        self.client.send_text(text, frame_size=frame_size, compress=compress)
+
+    def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
+        self.client.send_binary(data, frame_size=frame_size, compress=compress)
+
+    def ping(self, payload: bytes = b"") -> None:
+        self.client.ping(payload)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self.client.close(code, reason)
+
+    @property
+    def resource(self) -> Resource:
+        return self.client.resource
+
+    def others(self) -> Iterator[Client]:
+        """The other open clients connected to this handler's resource path."""
+        me = self.client
+        return (c for c in me.server.clients(me.path) if c is not me)
+
+
+def resource(path: str, **options: Any) -> Callable[[H], H]:
+    """Mark a ``Handler`` subclass to be served at ``path`` with ``Resource`` options."""
+    if not path.startswith("/"):
+        raise ValueError(f"resource path must start with '/': {path!r}")
+
+    def mark(cls: H) -> H:
+        setattr(cls, _MARK, (path, options))
+        return cls
+
+    return mark
+
+
+def collect(module: ModuleType | dict[str, Any]) -> list[Resource]:
+    """The resources declared by the marked classes defined in ``module`` (not those it imports)."""
+    from .resource import Resource
+
+    namespace = module if isinstance(module, dict) else vars(module)
+    name = namespace.get("__name__")
+    found: list[Resource] = []
+    for value in list(namespace.values()):
+        if isinstance(value, type) and _MARK in value.__dict__ and value.__module__ == name:
+            path, options = value.__dict__[_MARK]
+            found.append(Resource(path, value, **options))
+    return found

@@ -1,0 +1,9 @@
+"""The asyncio server that drives the engine: connections, dispatch, broadcast, keepalive, shutdown."""
+
+from __future__ import annotations
+
+from .broadcast import broadcast
+from .client import Client
+from .server import Server
+
+__all__ = ["Client", "Server", "broadcast"]

@@ -1,0 +1,49 @@
+"""Broadcast: one message to many clients, encoded once per framing group, never waiting on anyone.
+
+Server frames are unmasked, so every client that frames messages the same way (no compression, or the same
+permessage-deflate parameters without server context takeover) receives the very same bytes. A client whose
+compressor keeps context gets its own encoding; that is the price of context takeover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import TYPE_CHECKING
+
+from ..engine.codes import Opcode
+from ..engine.connection import PLAIN_FRAMING, State
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["broadcast"]
+
+_OPEN = State.OPEN
+
+
+def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool = True) -> int:
+    """Send ``message`` to every open client in ``clients``; return how many it was written to.
+
+    Never awaits: a slow client's bytes go to its write buffer, and a client over its hard buffer limit is
+    closed with 1008 as with any send.
+    """
+    if isinstance(message, str):
+        opcode, data = Opcode.TEXT, message.encode("utf-8")
+    else:
+        opcode, data = Opcode.BINARY, bytes(message)
+    frames: dict[Hashable, bytes] = {}
+    sent = 0
+    for client in clients:
+        conn = client._conn
+        if conn is None or conn.state is not _OPEN:
+            continue
+        key = conn.framing_key if compress else PLAIN_FRAMING
+        if key is None:
+            frame = conn.encode_message(opcode, data, compress=compress)
+        else:
+            frame = frames.get(key)
+            if frame is None:
+                frame = frames[key] = conn.encode_message(opcode, data, compress=compress)
+        client._write_frame(frame)  # type: ignore[attr-defined]
+        sent += 1
+    return sent

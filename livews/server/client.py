@@ -1,0 +1,145 @@
+"""What handlers, the REPL and server listings see of one connection: sending, closing, facts, counters.
+
+Every method here runs on the server's event loop thread (handlers already do; the live layer hops there).
+Sending is a plain call that encodes the frame and hands it to the transport at once; ``await drain()`` lets a
+producer wait while the client's write buffer is over its high-water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from ..engine.connection import Connection, State, check_close
+from ..engine.handshake import Headers
+
+if TYPE_CHECKING:
+    from ..handler import Handler
+    from ..resource import Resource
+    from .server import Server
+
+__all__ = ["Client"]
+
+
+class Client:
+    """One connected WebSocket client (the server side of it)."""
+
+    # Facts, set when the handshake succeeds.
+    server: Server
+    resource: Resource
+    handler: Handler | None
+    host: str
+    port: int
+    path: str
+    query_string: str
+    headers: Headers
+    subprotocol: str | None
+    version: int
+    connected_at: float
+    #: Round-trip time of the last keepalive ping, in seconds (None before the first pong).
+    latency: float | None
+    messages_in: int
+    messages_out: int
+    bytes_in: int
+    bytes_out: int
+
+    _conn: Connection | None
+    _transport: asyncio.Transport | None
+    _drain_waiter: asyncio.Future[None] | None
+
+    # ---------------------------------------------------------------------------------------- facts
+
+    @property
+    def query_params(self) -> dict[str, str]:
+        """Query parameters, percent-decoded; the first value wins for a repeated name."""
+        params: dict[str, str] = {}
+        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            params.setdefault(key, value)
+        return params
+
+    @property
+    def open(self) -> bool:
+        """True while messages can be sent."""
+        return self._conn is not None and self._conn.state is State.OPEN
+
+    @property
+    def state(self) -> str:
+        conn = self._conn
+        return "CONNECTING" if conn is None else conn.state.name
+
+    @property
+    def connected_for(self) -> float:
+        return time.monotonic() - self.connected_at
+
+    # --------------------------------------------------------------------------------------- sending
+
+    def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
+        """Send a text message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
+        conn = self._conn
+        if conn is not None and conn.state is State.OPEN:
+            conn.send_text(text, frame_size=frame_size, compress=compress)
+            self.messages_out += 1
+            self._flush()
+
+    def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
+        """Send a binary message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
+        conn = self._conn
+        if conn is not None and conn.state is State.OPEN:
+            conn.send_binary(data, frame_size=frame_size, compress=compress)
+            self.messages_out += 1
+            self._flush()
+
+    def ping(self, payload: bytes = b"") -> None:
+        """Send a ping; the pong reaches the handler's ``on_pong``. At most 125 bytes."""
+        conn = self._conn
+        if conn is not None:
+            conn.send_ping(payload)
+            self._flush()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
+        check_close(code, reason)
+        conn = self._conn
+        if conn is not None and conn.state is State.OPEN:
+            conn.send_close(code, reason)
+            self._flush()
+            self._closing_started()
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its low-water mark (returns at once if it is)."""
+        waiter = self._drain_waiter
+        if waiter is not None:
+            await asyncio.shield(waiter)
+
+    # ------------------------------------------------------------------------- implemented by protocol
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _closing_started(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self.port}" if hasattr(self, "host") else "?"
+        path = getattr(self, "path", "?")
+        return f"<Client {where} {path} {self.state}>"
+
+    def info(self) -> dict[str, Any]:
+        """The facts of this client as a plain dict (for tables and logs)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "path": self.path,
+            "query": self.query_string,
+            "subprotocol": self.subprotocol,
+            "version": self.version,
+            "state": self.state,
+            "connected_for": self.connected_for,
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "latency": self.latency,
+        }

@@ -1,0 +1,46 @@
+"""Keepalive: ping every client that has been quiet on the ping front, drop those that never answer.
+
+One task per server, not one timer per connection: every tick it walks the clients once. A pong that answers
+our ping records the round trip as ``client.latency``. A client that leaves a ping unanswered for
+``ping_timeout`` seconds is closed with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..engine.connection import State
+
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["keepalive"]
+
+_log = logging.getLogger("livews.server")
+
+
+async def keepalive(server: Server, interval: float, timeout: float) -> None:
+    """Run until cancelled."""
+    tick = min(interval, timeout) / 4
+    counter = itertools.count()
+    while True:
+        await asyncio.sleep(tick)
+        now = time.monotonic()
+        for client in server.clients():
+            conn = client._conn
+            if conn is None or conn.state is not State.OPEN:
+                continue
+            sent = client._ping_sent_at
+            if sent is not None:
+                if now - sent > timeout:
+                    _log.info("closing %s:%s: no pong within %.1fs", client.host, client.port, timeout)
+                    conn.fail(1011, "keepalive ping timeout")
+                    client._dispatch(conn.events_received())
+                    client._flush()
+                continue
+            if now - (client._last_ping_at or client.connected_at) >= interval:
+                client._keepalive_ping(next(counter).to_bytes(8, "big"), now)

@@ -1,0 +1,352 @@
+"""The asyncio side of one connection: handshake, feeding the engine, dispatching events, writing, timers.
+
+One object per connection (it is also the ``Client`` users see), built on ``asyncio.Protocol`` callbacks
+rather than streams: the hot path is ``data_received`` -> engine -> handler method -> ``transport.write``,
+with no task, queue or future in between unless a handler method is ``async``.
+
+Events reach a handler in order. A plain method is called inline. When a method returns a coroutine, it runs
+in a task, and later events wait in a per-connection queue until it is done; reading pauses while that queue
+is long, so a slow async handler pushes back on its client instead of buffering without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..engine.connection import Connection, State
+from ..engine.errors import HandshakeError
+from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
+from ..engine.handshake import accept_response, parse_request, reject_response, select_subprotocol
+from ..resource import Reject
+from .client import Client
+
+if TYPE_CHECKING:
+    from ..engine.handshake import Request
+    from ..resource import Resource
+    from .server import Server
+
+__all__ = ["ServerProtocol"]
+
+_log = logging.getLogger("livews.server")
+
+_MAX_QUEUED_EVENTS = 64  # events waiting behind an async handler method before reading pauses
+
+
+class ServerProtocol(Client, asyncio.Protocol):
+    """One connection, from the first byte of its handshake to ``connection_lost``."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.handler = None
+        self.latency = None
+        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
+        self._conn = None
+        self._transport = None
+        self._drain_waiter = None
+        self._head = b""
+        self._timer: asyncio.TimerHandle | None = None
+        self._queue: deque[tuple[str, tuple[Any, ...]]] | None = None
+        self._reading_paused = False
+        self._closed_reported = False
+        self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
+        self._ping_payload = b""
+        self._last_ping_at: float | None = None
+        self._lost: asyncio.Future[None] | None = None  # set when the server indexes this client
+
+    # ------------------------------------------------------------------------------ asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.host, self.port = peer[0], peer[1]
+        server = self.server
+        transport.set_write_buffer_limits(high=server.write_limit, low=server.write_limit // 4)
+        self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is None:
+            self._handshake_data(data)
+            return
+        self.bytes_in += len(data)
+        conn.receive_data(data)
+        events = conn.events_received()
+        if events:
+            self._dispatch(events)
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        conn = self._conn
+        if conn is not None:
+            conn.receive_eof()
+            self._dispatch(conn.events_received())
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        conn = self._conn
+        if conn is not None:
+            if conn.state is not State.CLOSED:
+                conn.receive_eof()
+            self._dispatch(conn.events_received())
+            self.server._forget(self)
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._drain_waiter = None
+
+    def pause_writing(self) -> None:
+        if self._drain_waiter is None:
+            self._drain_waiter = self.server.loop.create_future()
+
+    def resume_writing(self) -> None:
+        waiter = self._drain_waiter
+        self._drain_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ------------------------------------------------------------------------------------- handshake
+
+    def _handshake_data(self, data: bytes) -> None:
+        self._head += data
+        server = self.server
+        try:
+            request = parse_request(self._head, server.limits)
+            if request is None:
+                return
+            resource, subprotocol, extensions, deflate = self._accept(request)
+        except HandshakeError as exc:
+            _log.debug("handshake from %s:%s refused: %s", self.host, self.port, exc)
+            self._refuse(exc)
+            return
+        assert self._transport is not None
+        self._transport.write(accept_response(request, subprotocol=subprotocol, extensions=extensions))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        rest = self._head[request.consumed :]
+        self._head = b""
+        self.resource = resource
+        self.path = request.path
+        self.query_string = request.query_string
+        self.headers = request.headers
+        self.subprotocol = subprotocol
+        self.version = request.version
+        self.connected_at = time.monotonic()
+        self._conn = Connection(resource.limits, deflate=deflate, version=request.version)
+        server._register(self)
+        try:
+            self.handler = resource.handler()
+            self.handler.client = self
+        except Exception:
+            _log.exception("handler %s for %s could not be created", resource.handler.__qualname__, self.path)
+            self._conn.fail(1011, "internal error")
+            self._flush()
+            self._dispatch(self._conn.events_received())
+            return
+        self._call("on_open", ())
+        if rest:
+            self.data_received(rest)
+        else:
+            self._flush()
+
+    def _accept(self, request: Request) -> tuple[Resource, str | None, str | None, Any]:
+        """Everything that decides whether this request becomes a connection (RFC 6455 §4.2.2)."""
+        server = self.server
+        resource = server.resources.resolve(request.path)
+        if resource is None:
+            raise HandshakeError(404, "no WebSocket resource at this path")
+        if not resource.origin(request.origin):
+            raise HandshakeError(403, "origin not allowed")
+        if resource.max_clients is not None and server.count(request.path) >= resource.max_clients:
+            raise HandshakeError(503, "too many clients on this resource")
+        if resource.on_connect is not None:
+            try:
+                verdict = resource.on_connect(request)
+            except Reject as exc:
+                raise HandshakeError(exc.status, exc.reason) from None
+            except Exception:
+                _log.exception("on_connect of %s raised", request.path)
+                raise HandshakeError(500, "internal error") from None
+            if verdict is False:
+                raise HandshakeError(403, "connection refused")
+        subprotocol = select_subprotocol(request.subprotocols, resource.subprotocols)
+        extensions, deflate = server.negotiate_extensions(resource, request)
+        return resource, subprotocol, extensions, deflate
+
+    def _refuse(self, error: HandshakeError) -> None:
+        transport = self._transport
+        if transport is not None:
+            transport.write(reject_response(error))
+            transport.close()
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if self._conn is None and self._transport is not None:
+            _log.debug("handshake from %s:%s timed out", self.host, self.port)
+            self._transport.abort()
+
+    # -------------------------------------------------------------------------------------- dispatch
+
+    def _dispatch(self, events: list[Any]) -> None:
+        for event in events:
+            kind = type(event)
+            if kind is TextMessage:
+                self.messages_in += 1
+                self._call("on_text", (event.data,))
+            elif kind is BinaryMessage:
+                self.messages_in += 1
+                self._call("on_binary", (event.data,))
+            elif kind is CloseReceived:
+                self._connection_ended(event)
+            elif kind is PongReceived:
+                self._pong(event.payload)
+            elif kind is PingReceived:
+                pass  # the engine has queued the pong
+
+    def _call(self, name: str, args: tuple[Any, ...]) -> None:
+        """Deliver one event to the handler, in order, isolating any error it raises."""
+        queue = self._queue
+        if queue is not None:
+            queue.append((name, args))
+            if len(queue) > _MAX_QUEUED_EVENTS and not self._reading_paused and self._transport is not None:
+                self._reading_paused = True
+                self._transport.pause_reading()
+            return
+        handler = self.handler
+        if handler is None:
+            return
+        try:
+            result = getattr(handler, name)(*args)
+        except Exception:
+            self._handler_failed(name)
+            return
+        if result is not None and asyncio.iscoroutine(result):
+            self._queue = deque()
+            self.server.loop.create_task(self._run_async(name, result))
+
+    async def _run_async(self, name: str, first: Any) -> None:
+        """Await a coroutine handler method, then deliver queued events, until the queue is empty."""
+        queue = self._queue
+        assert queue is not None
+        pending: Any = first
+        while True:
+            if pending is not None:
+                try:
+                    await pending
+                except Exception:
+                    self._handler_failed(name)
+            if not queue:
+                break
+            name, args = queue.popleft()
+            if self._reading_paused and len(queue) < _MAX_QUEUED_EVENTS // 2:
+                self._reading_paused = False
+                if self._transport is not None and not self._transport.is_closing():
+                    self._transport.resume_reading()
+            handler = self.handler
+            pending = None
+            if handler is None:
+                continue
+            try:
+                result = getattr(handler, name)(*args)
+            except Exception:
+                self._handler_failed(name)
+                continue
+            if result is not None and asyncio.iscoroutine(result):
+                pending = result
+        self._queue = None
+
+    def _handler_failed(self, name: str) -> None:
+        handler = self.handler
+        _log.exception(
+            "%s.%s raised; closing %s:%s with 1011", type(handler).__qualname__, name, self.host, self.port
+        )
+        self.server.handler_errors += 1
+        conn = self._conn
+        if name != "on_close" and conn is not None and conn.state is not State.CLOSED:
+            conn.fail(1011, "internal error")  # no internals on the wire
+            self._dispatch(conn.events_received())
+            self._flush()
+
+    def _connection_ended(self, event: CloseReceived) -> None:
+        if self._closed_reported:
+            return
+        self._closed_reported = True
+        self._call("on_close", (event.code, event.reason))
+
+    # --------------------------------------------------------------------------------------- writing
+
+    def _flush(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        out = conn.data_to_send()
+        transport = self._transport
+        if transport is None:
+            return
+        if out:
+            self.bytes_out += len(out)
+            transport.write(out)
+            if transport.get_write_buffer_size() > self.server.max_write_buffer and conn.state is State.OPEN:
+                self._too_slow()
+                return
+        if conn.close_transport and not transport.is_closing():
+            transport.close()
+            self._closing_started()
+
+    def _write_frame(self, frame: bytes) -> None:
+        """Write a pre-encoded data frame (broadcast); the caller checked the connection is open."""
+        transport = self._transport
+        assert transport is not None
+        self.messages_out += 1
+        self.bytes_out += len(frame)
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self.server.max_write_buffer:
+            self._too_slow()
+
+    def _too_slow(self) -> None:
+        """A client that does not read what we send is closed with 1008, without waiting on it."""
+        _log.warning(
+            "closing %s:%s on %s with 1008: write buffer over %d bytes",
+            self.host,
+            self.port,
+            self.path,
+            self.server.max_write_buffer,
+        )
+        conn = self._conn
+        assert conn is not None and self._transport is not None
+        conn.fail(1008, "client not reading")
+        self._dispatch(conn.events_received())
+        self._transport.write(conn.data_to_send())
+        self._transport.close()
+        self._closing_started()
+
+    def _closing_started(self) -> None:
+        """Bound the closing handshake: a peer that never answers or never reads is dropped."""
+        if self._timer is None:
+            self._timer = self.server.loop.call_later(self.server.close_timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._timer = None
+        if self._transport is not None:
+            self._transport.abort()
+
+    # ------------------------------------------------------------------------------------- keepalive
+
+    def _keepalive_ping(self, payload: bytes, now: float) -> None:
+        self._ping_sent_at = self._last_ping_at = now
+        self._ping_payload = payload
+        self.ping(payload)
+
+    def _pong(self, payload: bytes) -> None:
+        if self._ping_sent_at is not None and payload == self._ping_payload:
+            self.latency = time.monotonic() - self._ping_sent_at
+            self._ping_sent_at = None
+        self._call("on_pong", (payload,))
