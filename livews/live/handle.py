@@ -26,7 +26,7 @@ from ..server import Server
 from .introspect import ClientTable, ResourceTable, Stats, format_bytes, format_duration
 from .loopthread import LoopThread
 from .registry import Registry
-from .reloader import Reloader, ReloadReport
+from .reloader import Reloader, ReloadReport, show_path
 from .watcher import HandlerWatcher
 
 __all__ = ["LiveServer", "start"]
@@ -168,7 +168,10 @@ class LiveServer:
         def snapshot() -> ResourceTable:
             entries = list(self._registry)
             counts = {e.path: len(self._server.clients(e.path)) for e in entries}
-            origins = {e.path: e.source if isinstance(e.source, str) else _show(e.source) for e in entries}
+            origins = {
+                e.path: e.source if isinstance(e.source, str) else show_path(e.source, self.handlers_dir)
+                for e in entries
+            }
             return ResourceTable([e.resource for e in entries], counts, origins)
 
         return self._thread.call(snapshot)
@@ -191,7 +194,7 @@ class LiveServer:
             values["reloads"] = len(ok)
             values["reload errors"] = sum(1 for r in self._reports if not r.ok)
             values["last reload"] = ok[-1].seconds if ok else None
-            values["watching"] = _show(self.handlers_dir) if self._watcher is not None else "off"
+            values["watching"] = str(self.handlers_dir) if self._watcher is not None else "off"
             return Stats(values, _STAT_FORMATS)
 
         return self._thread.call(snapshot)
@@ -299,7 +302,7 @@ class LiveServer:
             self._record(report, announce=True)
 
     def _restart_required(self, paths: list[Path]) -> None:
-        report = ReloadReport("restart", ", ".join(_show(p) for p in paths))
+        report = ReloadReport("restart", ", ".join(show_path(p, self.handlers_dir) for p in paths))
         self._record(report, announce=True)
 
     def __repr__(self) -> str:
@@ -321,15 +324,6 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
 
 def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _show(path: Path | None) -> str:
-    if path is None:
-        return ""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 _STAT_FORMATS: dict[str, Callable[[Any], str]] = {

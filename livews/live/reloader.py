@@ -28,7 +28,7 @@ from .registry import REPL, Registry, handler_class_of, with_handler_class
 from .swap import ClassMap, Stuck, class_fingerprint, swap_instances
 from .watcher import is_handler_file
 
-__all__ = ["ReloadReport", "Reloader"]
+__all__ = ["ReloadReport", "Reloader", "show_path"]
 
 _log = logging.getLogger("livews.live")
 
@@ -136,6 +136,9 @@ class Reloader:
         self.files: dict[Path, LoadedFile] = {}
         self._lock = asyncio.Lock()
 
+    def _show(self, path: Path) -> str:
+        return show_path(path, self.handlers_dir)
+
     # ----------------------------------------------------------------------------------------------- files
 
     def handler_files(self) -> list[Path]:
@@ -180,14 +183,15 @@ class Reloader:
                 None, load_file, path, self._collect, old.module if old is not None else None
             )
         except LoadError as exc:
-            return ReloadReport("error", _show(path), error=exc, seconds=time.perf_counter() - start)
+            return ReloadReport("error", self._show(path), error=exc, seconds=time.perf_counter() - start)
         if old is not None and loaded.digest == old.digest and not force:
             _restore_module(loaded, old)
             return None
         conflict = self._conflict(path, loaded)
         if conflict is not None:
             _restore_module(loaded, old)
-            return ReloadReport("error", _show(path), error=conflict, seconds=time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            return ReloadReport("error", self._show(path), error=conflict, seconds=seconds)
         return self._install(path, loaded, old, start)
 
     def _conflict(self, path: Path, loaded: LoadedFile) -> LoadError | None:
@@ -199,12 +203,12 @@ class Reloader:
             seen.add(rpath)
             entry = self.registry.get(rpath)
             if entry is not None and isinstance(entry.source, Path) and entry.source != path:
-                return LoadError(path, None, f"{rpath} is already served by {_show(entry.source)}")
+                return LoadError(path, None, f"{rpath} is already served by {self._show(entry.source)}")
         return None
 
     def _install(self, path: Path, loaded: LoadedFile, old: LoadedFile | None, start: float) -> ReloadReport:
         """The synchronous part, on the loop: re-point resources, move instances, re-sync kept values."""
-        report = ReloadReport("reload" if old is not None else "load", _show(path))
+        report = ReloadReport("reload" if old is not None else "load", self._show(path))
         report.carried, report.reset = loaded.carried, loaded.reset
         old_paths = set(self.registry.paths_from(path))
         explicit: dict[type, type] = {}
@@ -247,7 +251,7 @@ class Reloader:
                 self.registry.set(with_handler_class(entry.resource, new), entry.source)
 
     def _forget(self, path: Path, start: float) -> ReloadReport:
-        report = ReloadReport("remove", _show(path))
+        report = ReloadReport("remove", self._show(path))
         for gone in self.registry.paths_from(path):
             self.registry.remove(gone)
             report.removed.append(gone)
@@ -314,8 +318,10 @@ def _resync_kept(old: ModuleType, loaded: LoadedFile) -> None:
             new_ns[name] = old_ns[name]
 
 
-def _show(path: Path) -> str:
+def show_path(path: Path, handlers_dir: Path | None) -> str:
+    """A handler file as people read it: ``handlers/echo.py`` (relative to the folder holding handlers/)."""
+    base = handlers_dir.parent if handlers_dir is not None else Path.cwd()
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.relative_to(base))
     except ValueError:
         return str(path)

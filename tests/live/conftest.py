@@ -1,0 +1,53 @@
+"""Shared pieces for live-layer tests: versioned fixtures, a started LiveServer, a time unit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from livews.live import LiveServer
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+#: The time unit for every bounded wait in these tests (scale it up on a slow machine).
+T = float(os.environ.get("LIVEWS_TEST_TIMEOUT", "10"))
+
+
+def fixture_source(version: str, name: str = "echo.py") -> Path:
+    """The file ``name`` of fixture ``version`` (``v3_syntax_error`` stores it as ``echo.py.broken``)."""
+    folder = FIXTURES / version
+    for candidate in (folder / name, folder / (name + ".broken")):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(folder / name)
+
+
+def install(version: str, handlers: Path, name: str = "echo.py") -> Path:
+    """Put fixture ``version`` in place as ``handlers/name`` in one atomic rename (what editors do)."""
+    target = handlers / name
+    tmp = handlers / f".{name}.tmp"
+    shutil.copyfile(fixture_source(version, name), tmp)
+    os.replace(tmp, target)
+    return target
+
+
+@pytest.fixture
+def handlers(tmp_path: Path) -> Path:
+    folder = tmp_path / "handlers"
+    folder.mkdir()
+    install("v1", folder)
+    return folder
+
+
+@pytest.fixture
+def live(handlers: Path) -> Iterator[LiveServer]:
+    server = LiveServer(handlers, port=0, call_timeout=T)
+    server.start(timeout=T)
+    try:
+        yield server
+    finally:
+        server.stop(timeout=T)
