@@ -46,11 +46,12 @@ def close_payload(code: int, reason: bytes = b"") -> bytes:
 
 
 def feed(conn: Connection, *chunks: bytes) -> list[Event]:
-    """Feed chunks one by one and return every event produced."""
+    """Feed chunks one by one and return every event produced (draining ``events_received`` each time)."""
     events: list[Event] = []
     for chunk in chunks:
         conn.receive_data(chunk)
-        events.extend(conn.events_received())
+        while batch := conn.events_received():
+            events.extend(batch)
     return events
 
 

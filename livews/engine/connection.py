@@ -8,7 +8,10 @@ chunk by chunk, so a limit or an invalid byte fails the connection at the earlie
 of a frame, where the fault can be known. A frame that is complete in the input takes one flat fast path.
 
 Protocol errors never raise out of ``receive_data``: the connection queues the close frame with the right
-code, goes CLOSED, asks for the transport to be closed and reports ``CloseReceived`` with that code.
+code, goes CLOSED, asks for the transport to be closed and reports ``CloseReceived`` with that code. When
+valid messages came in the same read before the fault, the failure waits until the driver has taken them:
+``events_received`` returns those messages first, so whatever the handler sends in answer goes out before the
+close frame, and the failure on the following call. Drivers call ``events_received`` until it returns ``[]``.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class Connection:
         "_msg_parts",
         "_msg_size",
         "_out",
+        "_pending_failure",
         "_utf8",
         "close_transport",
         "deflate",
@@ -109,6 +113,7 @@ class Connection:
         self._in = b""
         self._events: list[Event] = []
         self._out: list[bytes] = []
+        self._pending_failure: WebSocketError | None = None
         # The data frame whose payload is still arriving.
         self._frame_remaining = 0
         self._frame_fin = False
@@ -126,7 +131,7 @@ class Connection:
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the transport."""
-        if self.state is State.CLOSED:
+        if self.state is State.CLOSED or self._pending_failure is not None:
             return
         if self._in:
             data = self._in + data
@@ -134,21 +139,32 @@ class Connection:
         try:
             pos = self._parse(data)
         except WebSocketError as exc:
-            self.fail(exc.close_code, exc.reason)
+            self._in = b""
+            if self._events:
+                self._pending_failure = exc  # deliver the messages before the fault first
+            else:
+                self.fail(exc.close_code, exc.reason)
             return
         if pos < len(data) and self.state is not State.CLOSED:
             self._in = data[pos:]
 
     def receive_eof(self) -> None:
         """The peer closed its side of TCP: without a close frame that is 1006 (§7.1.5)."""
-        if self.state is State.CLOSED:
+        if self.state is State.CLOSED or self._pending_failure is not None:
             return
         self._finish(CloseCode.ABNORMAL, "", by_peer=True)
 
     def events_received(self) -> list[Event]:
-        """Events produced since the last call, oldest first."""
+        """Events produced since the last call, oldest first; call again until it returns ``[]``."""
         events = self._events
         if events:
+            self._events = []
+            return events
+        failure = self._pending_failure
+        if failure is not None:
+            self._pending_failure = None
+            self.fail(failure.close_code, failure.reason)
+            events = self._events
             self._events = []
         return events
 

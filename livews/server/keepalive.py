@@ -39,7 +39,7 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
                 if now - sent > timeout:
                     _log.info("closing %s:%s: no pong within %.1fs", client.host, client.port, timeout)
                     conn.fail(1011, "keepalive ping timeout")
-                    client._dispatch(conn.events_received())
+                    client._dispatch_pending(conn)
                     client._flush()
                 continue
             if now - (client._last_ping_at or client.connected_at) >= interval:

@@ -75,16 +75,14 @@ class ServerProtocol(Client, asyncio.Protocol):
             return
         self.bytes_in += len(data)
         conn.receive_data(data)
-        events = conn.events_received()
-        if events:
-            self._dispatch(events)
+        self._dispatch_pending(conn)
         self._flush()
 
     def eof_received(self) -> bool | None:
         conn = self._conn
         if conn is not None:
             conn.receive_eof()
-            self._dispatch(conn.events_received())
+            self._dispatch_pending(conn)
         return None  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -95,7 +93,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         if conn is not None:
             if conn.state is not State.CLOSED:
                 conn.receive_eof()
-            self._dispatch(conn.events_received())
+            self._dispatch_pending(conn)
             self.server._forget(self)
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -149,7 +147,7 @@ class ServerProtocol(Client, asyncio.Protocol):
             _log.exception("handler %s for %s could not be created", resource.handler.__qualname__, self.path)
             self._conn.fail(1011, "internal error")
             self._flush()
-            self._dispatch(self._conn.events_received())
+            self._dispatch_pending(self._conn)
             return
         self._call("on_open", ())
         if rest:
@@ -194,6 +192,13 @@ class ServerProtocol(Client, asyncio.Protocol):
             self._transport.abort()
 
     # -------------------------------------------------------------------------------------- dispatch
+
+    def _dispatch_pending(self, conn: Connection) -> None:
+        """Deliver every event the engine has, including a failure it held back until earlier messages."""
+        events = conn.events_received()
+        while events:
+            self._dispatch(events)
+            events = conn.events_received()
 
     def _dispatch(self, events: list[Any]) -> None:
         for event in events:
@@ -272,7 +277,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         conn = self._conn
         if name != "on_close" and conn is not None and conn.state is not State.CLOSED:
             conn.fail(1011, "internal error")  # no internals on the wire
-            self._dispatch(conn.events_received())
+            self._dispatch_pending(conn)
             self._flush()
 
     def _connection_ended(self, event: CloseReceived) -> None:
@@ -323,7 +328,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         conn = self._conn
         assert conn is not None and self._transport is not None
         conn.fail(1008, "client not reading")
-        self._dispatch(conn.events_received())
+        self._dispatch_pending(conn)
         self._transport.write(conn.data_to_send())
         self._transport.close()
         self._closing_started()

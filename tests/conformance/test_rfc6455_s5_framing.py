@@ -209,3 +209,15 @@ def test_input_fed_one_byte_at_a_time_gives_the_same_events() -> None:
     conn = Connection()
     events = feed(conn, *(SAMPLE[i : i + 1] for i in range(len(SAMPLE))))
     assert _events_without_close(events) == EXPECTED
+
+
+def test_messages_before_a_fault_in_the_same_read_are_delivered_before_the_failure() -> None:
+    conn = Connection()
+    conn.receive_data(client_frame(0x1, b"Hello, world!") + client_frame(0x1, b"bad", rsv=2))
+    assert conn.events_received() == [TextMessage("Hello, world!")]
+    assert conn.state is State.OPEN
+    conn.send_text("Hello, world!")  # the handler's answer goes out before the close frame
+    events = conn.events_received()
+    assert events[-1].code == 1002
+    assert [op for _, op, _ in server_frames(conn.data_to_send())] == [0x1, 0x8]
+    assert conn.events_received() == []
