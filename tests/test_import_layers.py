@@ -1,0 +1,158 @@
+"""Imports flow one way: engine <- handler, resource <- server <- live <- cli (ARCHITECTURE.md, "Layers").
+
+The check reads every module of the package with ``ast`` (nothing is imported), resolves relative imports,
+and compares the layer of the importer with the layer of what it imports. Imports under
+``if TYPE_CHECKING:`` are annotations only and do not count; imports inside functions (lazy ones) do.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "livews"
+
+#: Layer rank of each part of the package; a module may import only its own rank or lower ones.
+_RANKS = {
+    "livews.engine": 0,
+    "livews.handler": 1,
+    "livews.resource": 1,
+    "livews.server": 2,
+    "livews.live": 3,
+    "livews.cli": 4,
+    "livews.__main__": 4,
+}
+#: The package facade (``livews/__init__.py``) re-exports the public names of the layers below it. It sits
+#: above the server; the live layer may read it (``__version__``) but nothing under the live layer may.
+_FACADE = "livews"
+_FACADE_RANK = 2.5
+
+_ENGINE_FORBIDDEN_STDLIB = {"asyncio", "socket", "selectors", "ssl", "threading"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> list[tuple[str, Path]]:
+    return sorted((_module_name(p), p) for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[tuple[int, str]]:
+    """(line, absolute module name) of every runtime import in ``tree``."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                if not is_package:
+                    base.pop()
+                if node.level > 1:
+                    base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target == "__future__":
+                continue
+            # ``from livews import resource`` may name a submodule: count the most specific name.
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                yield node.lineno, full if _rank_of(full) is not None else target
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _rank_of(name: str) -> float | None:
+    """Layer rank of a module inside the package, ``None`` outside it."""
+    if name == _FACADE:
+        return _FACADE_RANK
+    for prefix, rank in _RANKS.items():
+        if name == prefix or name.startswith(prefix + "."):
+            return rank
+    return None
+
+
+def _all_imports() -> list[tuple[str, int, str]]:
+    found = []
+    for module, path in _modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for line, target in _imports(tree, module, path.name == "__init__.py"):
+            found.append((module, line, target))
+    return found
+
+
+def test_every_module_of_the_package_is_in_a_known_layer() -> None:
+    unknown = [m for m, _ in _modules() if _rank_of(m) is None]
+    assert unknown == []
+
+
+def test_engine_imports_only_the_standard_library_and_itself() -> None:
+    bad = []
+    for module, line, target in _all_imports():
+        if _rank_of(module) != 0:
+            continue
+        top = target.split(".")[0]
+        inside = target == "livews.engine" or target.startswith("livews.engine.")
+        if inside:
+            continue
+        if top in _ENGINE_FORBIDDEN_STDLIB or top not in sys.stdlib_module_names:
+            bad.append(f"{module}:{line} imports {target}")
+    assert bad == []
+
+
+def test_no_layer_imports_a_layer_above_it() -> None:
+    bad = []
+    for module, line, target in _all_imports():
+        if module == _FACADE:
+            continue  # the facade re-exports; it is checked as an import target instead
+        mine, theirs = _rank_of(module), _rank_of(target)
+        if mine is None or theirs is None:
+            continue
+        if theirs > mine:
+            bad.append(f"{module}:{line} imports {target}")
+    assert bad == []
+
+
+@pytest.mark.parametrize("layer", ["livews.engine", "livews.handler", "livews.resource", "livews.server"])
+def test_engine_handler_resource_and_server_never_import_the_live_layer(layer: str) -> None:
+    bad = [
+        f"{module}:{line} imports {target}"
+        for module, line, target in _all_imports()
+        if (module == layer or module.startswith(layer + "."))
+        and (target == "livews.live" or target.startswith("livews.live."))
+    ]
+    assert bad == []
+
+
+def test_the_layer_walk_sees_relative_and_lazy_imports() -> None:
+    source = (
+        "from . import codes\n"
+        "from ..server import Server\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from ..live import registry\n"
+        "def f():\n"
+        "    import asyncio\n"
+    )
+    found = {t for _, t in _imports(ast.parse(source), "livews.engine.frames", False)}
+    assert found == {"livews.engine.codes", "livews.server.Server", "typing", "asyncio"}
