@@ -25,7 +25,8 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
     """Send ``message`` to every open client in ``clients``; return how many it was written to.
 
     Never awaits: a slow client's bytes go to its write buffer, and a client over its hard buffer limit is
-    closed with 1008 as with any send.
+    closed with 1008 as with any send. A binary message skips clients that cannot receive one (hixie-76)
+    and does not count them.
     """
     if isinstance(message, str):
         opcode, data = Opcode.TEXT, message.encode("utf-8")
@@ -37,7 +38,10 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
         conn = client._conn
         if conn is None or conn.state is not _OPEN:
             continue
-        key = conn.framing_key if compress else PLAIN_FRAMING
+        if opcode == Opcode.BINARY and not getattr(conn, "supports_binary", True):
+            continue  # legacy hixie-76 (issue 7): the draft has no binary frames
+        # Without compression a connection frames as it always does (hixie-76 differs from plain RFC 6455).
+        key = conn.framing_key if compress or conn.deflate is None else PLAIN_FRAMING
         if key is None:
             frame = conn.encode_message(opcode, data, compress=compress)
         else:

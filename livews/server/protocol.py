@@ -116,7 +116,10 @@ class ServerProtocol(Client, asyncio.Protocol):
         self._head += data
         server = self.server
         try:
-            request = parse_request(self._head, server.limits)
+            try:
+                request: Any = parse_request(self._head, server.limits)
+            except HandshakeError as exc:
+                request = self._hixie76_request(exc)  # legacy hixie-76 (issue 7): re-raises if not one
             if request is None:
                 return
             resource, subprotocol, extensions, deflate = self._accept(request)
@@ -125,7 +128,11 @@ class ServerProtocol(Client, asyncio.Protocol):
             self._refuse(exc)
             return
         assert self._transport is not None
-        self._transport.write(accept_response(request, subprotocol=subprotocol, extensions=extensions))
+        if request.version:
+            self._transport.write(accept_response(request, subprotocol=subprotocol, extensions=extensions))
+            conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
+        else:
+            conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76 (issue 7)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -138,7 +145,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         self.subprotocol = subprotocol
         self.version = request.version
         self.connected_at = time.monotonic()
-        self._conn = Connection(resource.limits, deflate=deflate, version=request.version)
+        self._conn = conn
         server._register(self)
         try:
             self.handler = resource.handler()
@@ -190,6 +197,35 @@ class ServerProtocol(Client, asyncio.Protocol):
         if self._conn is None and self._transport is not None:
             _log.debug("handshake from %s:%s timed out", self.host, self.port)
             self._transport.abort()
+
+    # ------------------------------------------------------------------------- legacy hixie-76 (issue 7)
+    # The draft-76 integration is these two methods, the two calls marked "legacy hixie-76" in
+    # _handshake_data and the guard in _keepalive_ping. livews.engine.hixie76 is imported only when the
+    # server's switch is on and a request failed the RFC 6455 parse.
+
+    def _hixie76_request(self, error: HandshakeError) -> Any:
+        """The draft-76 request in the head (None until its 8 key bytes arrive), or re-raise ``error``.
+
+        The RFC 6455 parse refuses every draft-76 request with 400 or 426 (no key, no version); with the
+        switch off, or for any other request, that refusal stays the answer.
+        """
+        server = self.server
+        if not server.legacy_hixie76 or error.status not in (400, 426):
+            raise error
+        from ..engine import hixie76
+
+        if not hixie76.is_hixie76_request(self._head, server.limits):
+            raise error
+        return hixie76.parse_request(self._head, server.limits)
+
+    def _hixie76_accept(self, request: Any, resource: Resource, subprotocol: str | None) -> Any:
+        """Write the draft-76 response; return the connection that speaks the draft."""
+        from ..engine import hixie76
+
+        assert self._transport is not None
+        secure = self.server.ssl is not None
+        self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
+        return hixie76.Hixie76Connection(resource.limits)
 
     # -------------------------------------------------------------------------------------- dispatch
 
@@ -346,6 +382,8 @@ class ServerProtocol(Client, asyncio.Protocol):
     # ------------------------------------------------------------------------------------- keepalive
 
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
+        if not getattr(self._conn, "supports_ping", True):
+            return  # legacy hixie-76 (issue 7): the draft has no ping, so no pong will ever come
         self._ping_sent_at = self._last_ping_at = now
         self._ping_payload = payload
         self.ping(payload)

@@ -39,6 +39,9 @@ class Server:
     write_limit: per-client write buffer high-water mark; ``await client.drain()`` waits below a quarter.
     max_write_buffer: hard per-client limit; a client whose unsent bytes exceed it is closed with 1008.
     max_request_line, max_header_count, max_header_size: opening-handshake limits (see ``Limits``).
+    legacy_hixie76: also accept clients of the pre-RFC draft hixie-76 / hybi-00 (``client.version == 0``):
+        text only (``send_binary`` raises ``TypeError``, binary broadcasts skip them), no ping. Off by
+        default; when off, such a client gets the normal 426 and the draft's code is never imported.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Server:
         write_limit: int = 64 * 1024,
         max_write_buffer: int = 16 * 1024 * 1024,
         limits: Limits | None = None,
+        legacy_hixie76: bool = False,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[arg-type,assignment]
         self.host = host
@@ -67,6 +71,7 @@ class Server:
         self.write_limit = write_limit
         self.max_write_buffer = max_write_buffer
         self.limits = limits or Limits()
+        self.legacy_hixie76 = legacy_hixie76
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
