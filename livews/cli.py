@@ -1,4 +1,8 @@
-"""The command line: ``python -m livews serve [--host H] [--port P] [--handlers DIR]``."""
+"""The command line: ``python -m livews [serve] [--host H] [--port P] [--handlers DIR] [--no-repl] ...``.
+
+No command opens the live prompt over a background server (``livews.live``); ``serve`` (or ``--no-repl``)
+serves in the foreground with hot reload; ``serve --no-reload`` runs the plain server with nothing live.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    # live layer (issue 4): the prompt and the reloader.
+    parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
+    parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
     return parser
 
 
@@ -63,4 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return asyncio.run(_serve(args))
+    # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
+    foreground = args.command == "serve" or args.no_repl
+    if foreground and args.no_reload:
+        return asyncio.run(_serve(args))
+    from .live.run import run
+
+    return run(args.handlers, host=args.host, port=args.port, repl=not foreground, reload=not args.no_reload)

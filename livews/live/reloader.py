@@ -40,7 +40,7 @@ Collect = Callable[[ModuleType], Sequence[Any]]
 class ReloadReport:
     """What one load, reload, removal or live replace did; ``str()`` is the one line the REPL prints."""
 
-    kind: str  # "load", "reload", "remove", "register", "unregister", "error", "restart"
+    kind: str  # "load", "reload", "remove", "register", "unregister", "restart"; failed: "load"/"reload"
     source: str
     error: LoadError | None = None
     changed: list[str] = field(default_factory=list)
@@ -61,6 +61,8 @@ class ReloadReport:
         return self.error is None
 
     def __str__(self) -> str:
+        if self.error is not None and self.kind == "load":
+            return f"load failed: {self.error}; not served until fixed"
         if self.error is not None:
             return f"reload failed: {self.error}; still running the previous version"
         if self.kind == "restart":
@@ -183,7 +185,8 @@ class Reloader:
                 None, load_file, path, self._collect, old.module if old is not None else None
             )
         except LoadError as exc:
-            return ReloadReport("error", self._show(path), error=exc, seconds=time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            return ReloadReport(_kind(old), self._show(path), error=exc, seconds=seconds)
         if old is not None and loaded.digest == old.digest and not force:
             _restore_module(loaded, old)
             return None
@@ -191,7 +194,7 @@ class Reloader:
         if conflict is not None:
             _restore_module(loaded, old)
             seconds = time.perf_counter() - start
-            return ReloadReport("error", self._show(path), error=conflict, seconds=seconds)
+            return ReloadReport(_kind(old), self._show(path), error=conflict, seconds=seconds)
         return self._install(path, loaded, old, start)
 
     def _conflict(self, path: Path, loaded: LoadedFile) -> LoadError | None:
@@ -208,7 +211,7 @@ class Reloader:
 
     def _install(self, path: Path, loaded: LoadedFile, old: LoadedFile | None, start: float) -> ReloadReport:
         """The synchronous part, on the loop: re-point resources, move instances, re-sync kept values."""
-        report = ReloadReport("reload" if old is not None else "load", self._show(path))
+        report = ReloadReport(_kind(old), self._show(path))
         report.carried, report.reset = loaded.carried, loaded.reset
         old_paths = set(self.registry.paths_from(path))
         explicit: dict[type, type] = {}
@@ -294,6 +297,10 @@ class Reloader:
             report.kept_live = sum(1 for _ in self._instances(path))
             report.seconds = time.perf_counter() - start
             return report
+
+
+def _kind(old: LoadedFile | None) -> str:
+    return "load" if old is None else "reload"
 
 
 def _restore_module(loaded: LoadedFile, old: LoadedFile | None) -> None:

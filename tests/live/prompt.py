@@ -1,0 +1,73 @@
+"""Drive ``python -m livews`` in a real pseudo-terminal (pexpect), as a person at the prompt would."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+
+from .conftest import T
+
+REPO = Path(__file__).resolve().parents[2]
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]|\r")
+
+
+def plain(text: str) -> str:
+    """Terminal output without colours, cursor moves and carriage returns."""
+    return _ANSI.sub("", text)
+
+
+class Prompt:
+    """A ``python -m livews`` process in a pty: run statements, read what they printed, leave the prompt."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(REPO), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm")
+        env.pop("PYTHONSTARTUP", None)
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "livews", "--port", "0", *args],
+            cwd=str(cwd),
+            env=env,
+            encoding="utf-8",
+            timeout=T,
+            dimensions=(60, 220),
+        )
+        self._marks = itertools.count()
+        self.expect(r"serving ws://127\.0\.0\.1:(\d+)")
+        self.port = int(self.child.match.group(1))
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.banner = plain(self.child.before + self.child.after)
+        self.expect(r"Ctrl-D or exit\(\) stops the server")
+        self.banner += plain(self.child.before)
+        self.expect(">>>")
+
+    def expect(self, pattern: str, timeout: float = T) -> str:
+        """Wait for ``pattern`` in the output; return (plain) everything printed before it."""
+        self.child.expect(pattern, timeout=timeout)
+        return plain(self.child.before)
+
+    def run(self, statement: str) -> str:
+        """Run one line at the prompt and return what it printed (the echoed input included)."""
+        mark = next(self._marks)
+        # The marker is built at run time, so the echoed input never matches it.
+        self.child.sendline(f"{statement}; print('@' + 'done{mark}')")
+        out = self.expect(f"@done{mark}")
+        self.expect(">>>")
+        return out
+
+    def leave(self) -> str:
+        """Ctrl-D, confirm, and wait for the process to end; return what it printed meanwhile."""
+        self.child.sendeof()
+        self.expect("exit")
+        self.child.send("y")
+        out = self.expect(pexpect.EOF)
+        self.child.close()
+        return out
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)

@@ -1,0 +1,162 @@
+"""``python -m livews`` end to end: a real process, a real pseudo-terminal, real WebSocket clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .conftest import T, install
+from .prompt import REPO, Prompt, plain
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A project folder holding a copy of the repository's handlers/."""
+    shutil.copytree(REPO / "handlers", tmp_path / "handlers")
+    return tmp_path
+
+
+@pytest.fixture
+def prompt(workdir: Path) -> Iterator[Prompt]:
+    p = Prompt(workdir)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def _closed_with(ws: object) -> int:
+    with pytest.raises(ConnectionClosed) as info:
+        ws.recv(timeout=T)  # type: ignore[attr-defined]
+    assert info.value.rcvd is not None
+    return info.value.rcvd.code
+
+
+def test_the_banner_shows_the_urls_served_and_the_names_available(prompt: Prompt) -> None:
+    assert f"{prompt.url}/echo" in prompt.banner and f"{prompt.url}/chat" in prompt.banner
+    names = ("resources()", "clients(path=None)", "register(", "broadcast(", "kick(", "reload()", "help()")
+    assert all(name in prompt.banner for name in names)
+    out = prompt.run("help()")
+    assert "unregister(path)" in out and "stop accepting new connections" in out
+
+
+def test_the_prompt_sees_a_real_client_broadcasts_to_it_and_kicks_it(prompt: Prompt) -> None:
+    with connect(f"{prompt.url}/echo?who=pty") as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=T) == "hello"
+        table = prompt.run("print(clients())")
+        lines = [line for line in table.splitlines() if line.strip()]
+        start = next(i for i, line in enumerate(lines) if line.startswith("#  host"))
+        header, _rule, row = lines[start : start + 3]
+        assert header.split()[:5] == ["#", "host", "port", "path", "query"]
+        assert row.split()[3:5] == ["/echo", "who=pty"] and row.split()[-1] == "Echo"
+        assert "1 client" in table
+        out = prompt.run('print("sent to", broadcast("from the prompt"))')
+        assert "sent to 1" in out
+        assert ws.recv(timeout=T) == "from the prompt"
+        prompt.run('kick(clients()[0], 4001, "bye from the prompt")')
+        assert _closed_with(ws) == 4001
+    out = prompt.run('print("left:", len(clients()))')
+    assert "left: 0" in out
+    prompt.leave()
+
+
+def test_a_helper_error_at_the_prompt_is_the_real_error(prompt: Prompt) -> None:
+    prompt.child.sendline('unregister("/" + "nowhere")')
+    prompt.expect("KeyError")
+    out = prompt.expect(">>>")
+    assert "'/nowhere' is not served" in out
+    out = prompt.run('print("still", "alive")')
+    assert "still alive" in out
+
+
+def test_a_statement_blocking_the_prompt_never_stalls_the_clients(prompt: Prompt) -> None:
+    with connect(f"{prompt.url}/echo") as ws:
+        prompt.child.sendline('line = input("BLOCK" + "ED>")')
+        prompt.expect("BLOCKED>")
+        for i in range(100):
+            ws.send(str(i))
+            assert ws.recv(timeout=T) == str(i)
+        prompt.child.sendline("released")
+        prompt.expect(">>>")
+        assert "RELEASED" in prompt.run("print(line.upper())")
+
+
+def test_leaving_the_prompt_closes_every_client_with_1001(prompt: Prompt) -> None:
+    with connect(f"{prompt.url}/chat?name=a") as ws:
+        out = prompt.leave()
+        assert _closed_with(ws) == 1001
+    assert "stopped." in out
+    assert prompt.child.exitstatus == 0
+
+
+def test_reload_end_to_end_same_connection_v1_v2_broken_v3_fixed(workdir: Path) -> None:
+    handlers = workdir / "handlers"
+    install("v1", handlers)
+    prompt = Prompt(workdir)
+    try:
+        with connect(f"{prompt.url}/echo") as ws:
+            ws.send("a")
+            assert ws.recv(timeout=T) == "v1 a #1 h1"
+
+            install("v2", handlers)
+            line = prompt.expect(r"ms \(swap [0-9.]+ ms\)")
+            assert "reloaded handlers/echo.py; changed Echo; 1 instance moved; kept history" in line
+            ws.send("b")
+            assert ws.recv(timeout=T) == "v2 B #2 h2 from=Echo"
+
+            install("v3_syntax_error", handlers)
+            out = prompt.expect("still running the previous version")
+            assert f"reload failed: {handlers / 'echo.py'}:15: SyntaxError" in out
+            prompt.expect(r"\^")  # the offending line is shown with a caret
+            assert "def on_text(self, message)" in plain(prompt.child.before)
+            ws.send("c")
+            assert ws.recv(timeout=T) == "v2 C #3 h3 from=Echo"
+
+            install("v4_fixed", handlers)
+            line = prompt.expect(r"ms \(swap [0-9.]+ ms\)")
+            assert "reloaded handlers/echo.py" in line and "1 instance moved" in line
+            ws.send("d")
+            assert ws.recv(timeout=T) == "v4 d #4 h4"
+            out = prompt.run('print("reports:", [r.kind for r in server.reports])')
+            assert "reports: ['load', 'load', 'reload', 'reload', 'reload']" in out
+        prompt.leave()
+    finally:
+        prompt.close()
+
+
+def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None:
+    handlers = workdir / "handlers"
+    install("v1", handlers)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = pexpect.spawn(
+        sys.executable, ["-m", "livews", "--no-repl", "--port", "0"], cwd=str(workdir), env=env,
+        encoding="utf-8", timeout=T,
+    )
+    try:
+        child.expect(r"ws://127\.0\.0\.1:(\d+)/chat")
+        url = f"ws://127.0.0.1:{child.match.group(1)}"
+        child.expect("Ctrl-C stops the server")
+        with connect(f"{url}/echo") as ws:
+            ws.send("x")
+            assert ws.recv(timeout=T) == "v1 x #1 h1"
+            install("v2", handlers)
+            child.expect("reloaded handlers/echo.py; changed Echo; 1 instance moved")
+            ws.send("y")
+            assert ws.recv(timeout=T) == "v2 Y #2 h2 from=Echo"
+            child.kill(signal.SIGINT)
+            child.expect("stopping the server")
+            assert _closed_with(ws) == 1001
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
