@@ -28,11 +28,11 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import websockets  # noqa: E402
+import websockets
 
-from livews.live import start  # noqa: E402
-from livews.live.loader import load_file  # noqa: E402
-from livews.live.swap import ClassMap, swap_instances  # noqa: E402
+from livews.live import LiveServer, start
+from livews.live.loader import load_file
+from livews.live.swap import ClassMap, swap_instances
 
 HANDLER = '''\
 from livews import Handler, resource
@@ -60,7 +60,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-# -------------------------------------------------------------------------------------- idle connection holder
+# ---------------------------------------------------------------------------------- idle connection holder
 
 
 async def _hold(port: int, count: int) -> None:
@@ -93,14 +93,16 @@ async def _hold(port: int, count: int) -> None:
 # --------------------------------------------------------------------------------------------- server bench
 
 
-async def _probe_saves(url: str, handler: Path, saves: int, server: object) -> tuple[list[float], list[float]]:
+async def _probe_saves(
+    url: str, handler: Path, saves: int, server: LiveServer
+) -> tuple[list[float], list[float]]:
     latencies: list[float] = []
     swaps: list[float] = []
     async with websockets.connect(url, max_queue=None) as ws:
         await ws.send("hello")
         assert (await ws.recv()).startswith("v0 ")
         for version in range(1, saves + 1):
-            reports_before = len(server.reports)  # type: ignore[attr-defined]
+            reports_before = len(server.reports)
             _write_atomically(handler, HANDLER.format(version=version))
             saved = time.perf_counter()
             prefix = f"v{version} "
@@ -110,7 +112,7 @@ async def _probe_saves(url: str, handler: Path, saves: int, server: object) -> t
                 if reply.startswith(prefix):
                     break
             latencies.append(time.perf_counter() - saved)
-            report = await asyncio.to_thread(server.wait_report, reports_before, 10)  # type: ignore[attr-defined]
+            report = await asyncio.to_thread(server.wait_report, reports_before, 10)
             if not report.ok:
                 raise RuntimeError(str(report))
             swaps.append(report.swap_seconds)
@@ -169,7 +171,10 @@ def bench_swap(count: int, rounds: int) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "plain.py"
-        source = "class Echo:\n    def __init__(self):\n        self.seen = 0\n    def on_reload(self, old):\n        pass\n"
+        source = (
+            "class Echo:\n    def __init__(self):\n        self.seen = 0\n"
+            "    def on_reload(self, old):\n        pass\n"
+        )
         path.write_text(source)
         module = load_file(path, classes).module
         instances = [module.Echo() for _ in range(count)]
@@ -181,11 +186,17 @@ def bench_swap(count: int, rounds: int) -> dict[str, float]:
             assert report.moved == count
             times.append(report.seconds)
             module = new
-    return {"instances": count, "median_ms": statistics.median(times) * 1000, "p95_ms": _pct(times, 0.95) * 1000}
+    return {
+        "instances": count,
+        "median_ms": statistics.median(times) * 1000,
+        "p95_ms": _pct(times, 0.95) * 1000,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--connections", default="0,1000,10000", help="comma-separated N of idle connections")
     parser.add_argument("--saves", type=int, default=40, help="saves per N")
     parser.add_argument("--step-ms", type=int, default=30, help="watcher quiet period before a reload")

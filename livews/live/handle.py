@@ -25,7 +25,7 @@ from ..resource import Resource
 from ..server import Server
 from .introspect import ClientTable, ResourceTable, Stats, format_bytes, format_duration
 from .loopthread import LoopThread
-from .registry import Registry
+from .registry import Entry, Registry
 from .reloader import Reloader, ReloadReport, show_path
 from .watcher import HandlerWatcher
 
@@ -158,7 +158,8 @@ class LiveServer:
     @property
     def urls(self) -> list[str]:
         """``ws://host:port/path`` for every path served now."""
-        return [self.url + entry.path for entry in self._thread.call(list, self._registry)]
+        entries: list[Entry] = self._thread.call(list, self._registry)
+        return [self.url + entry.path for entry in entries]
 
     # ----------------------------------------------------------------------------------- introspection
 
@@ -246,7 +247,8 @@ class LiveServer:
 
     def broadcast(self, message: str | bytes, path: str | None = None) -> int:
         """Send ``message`` to every client (or every client on ``path``); return how many were sent to."""
-        return self._thread.call(lambda: self._server.broadcast(message, path))  # type: ignore[no-any-return]
+        count: int = self._thread.call(lambda: self._server.broadcast(message, path))
+        return count
 
     def kick(self, client: Any, code: int = 1000, reason: str = "") -> None:
         """Close a client's connection with ``code`` and ``reason``."""

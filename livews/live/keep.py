@@ -3,7 +3,7 @@
 A handler file is re-executed into a fresh module on every save, so a plain ``messages = []`` starts empty
 again. A file asks for a value to be carried over by binding it through :func:`keep` at module level::
 
-    from livews import keep
+    from livews.live import keep
 
     messages = keep("messages", [])     # the list the previous version held, or [] the first time
     visits = keep("visits", 0)          # rebinding it later (``global visits; visits += 1``) is fine
@@ -67,7 +67,7 @@ def keep(name: str, default: _T) -> _T:
         return default
     carry.carried.append(name)
     carry.given[name] = value
-    return value  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return,unused-ignore]
 
 
 def kept_names(module: ModuleType | None) -> tuple[str, ...]:

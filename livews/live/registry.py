@@ -41,7 +41,8 @@ class Entry:
 
 def handler_class_of(resource: Any) -> type:
     """The handler class a resource instantiates per connection."""
-    return resource.handler  # type: ignore[no-any-return]
+    cls: type = resource.handler
+    return cls
 
 
 def with_handler_class(resource: Any, cls: type) -> Any:

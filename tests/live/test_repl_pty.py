@@ -160,3 +160,25 @@ def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_a_handler_written_at_the_prompt_is_registered_live(prompt: Prompt) -> None:
+    prompt.run(
+        'Up = type("Up", (Handler,), {"on_text": lambda self, m: self.send_text(m.upper())}); '
+        'r = register("/up", Up)'
+    )
+    with connect(f"{prompt.url}/up") as ws:
+        ws.send("shout")
+        assert ws.recv(timeout=T) == "SHOUT"
+        out = prompt.run("print(resources())")
+        row = next(line for line in out.splitlines() if line.startswith("/up"))
+        assert row.split() == ["/up", "Up", "1", "repl"]
+
+
+def test_no_reload_turns_the_watcher_off(workdir: Path) -> None:
+    prompt = Prompt(workdir, "--no-reload")
+    try:
+        assert "reload: off" in prompt.banner
+        assert "watching off" in prompt.run('print("watching", stats()["watching"])')
+    finally:
+        prompt.close()
