@@ -1,8 +1,25 @@
 """The opening handshake (RFC 6455 §4.1-§4.2; hybi drafts 07 and 08): parse the upgrade request, answer it.
 
-Sans-I/O: ``parse_request`` takes the bytes read so far and returns ``None`` until the request head is
-complete. Limits on the request line, on each header line and on the number of headers are enforced on
-incomplete input too, so a peer that never finishes its head is refused as soon as it goes past them.
+Sans-I/O and standard library only: ``parse_request`` takes the bytes read so far and returns ``None`` until
+the request head is complete. It knows nothing of resources, origins policies or sockets; the server decides
+what to do with a valid ``Request`` and writes the bytes of ``accept_response`` or ``reject_response``.
+
+Decisions, each a promise the tests keep:
+
+- Lines end with CRLF (RFC 7230 §3.5); a bare LF is also accepted as a line end, as §3.5 allows, so a head
+  typed into ``nc`` works. A bare CR anywhere in the head is refused (400).
+- Limits are enforced on incomplete input too: a request line over ``max_request_line`` is refused with 414
+  (RFC 7230 §3.1.1), a header line over ``max_header_size`` or more than ``max_header_count`` header lines
+  with 431 (RFC 6585 §5), as soon as the bytes that break the limit arrive. Line lengths exclude the line end.
+- ``path`` and ``query_string`` are kept exactly as sent (still percent-encoded); routing decodes if it wants.
+  An absolute-form target (``ws://host/path?q``) gives its path and query; the Host header is left as sent.
+- Header names must be RFC 7230 tokens; values are stripped of optional whitespace and decoded as latin-1
+  (so obs-text bytes survive without an error), and may hold no control character but HTAB. Obs-fold
+  continuation lines are refused (400, RFC 7230 §3.2.4).
+- A GET without any ``Upgrade`` header (a browser opening the URL) gets 426 with ``Upgrade: websocket`` and a
+  sentence saying this is a WebSocket endpoint; an ``Upgrade`` header without ``websocket`` gets 400.
+- Host, Sec-WebSocket-Key, Sec-WebSocket-Version, Origin and Sec-WebSocket-Origin may appear once (400
+  otherwise): the last two feed the origin policy, so two answers to "who is asking" are refused too.
 
 Refusals are ``HandshakeError`` with an HTTP status; ``reject_response`` turns one into bytes. Reasons are
 fixed strings chosen here, never echoes of client input.
@@ -11,10 +28,11 @@ fixed strings chosen here, never echoes of client input.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from .errors import HandshakeError
 from .limits import Limits
@@ -30,53 +48,71 @@ __all__ = [
     "select_subprotocol",
 ]
 
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SUPPORTED_VERSIONS = (13, 8, 7)
-_VERSION_HEADER = ("Sec-WebSocket-Version", "13, 8, 7")
-_SINGLE_VALUED = ("host", "sec-websocket-key", "sec-websocket-version")
-_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+"""Sec-WebSocket-Version values accepted: RFC 6455, hybi-08 (also hybi-09 to -12), hybi-07."""
 
-_CONTROL_CHARS = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
-
-_PHRASES = {
-    101: "Switching Protocols",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    414: "URI Too Long",
-    426: "Upgrade Required",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+_VERSIONS = {"13": 13, "8": 8, "7": 7}
+_VERSION_HEADER = ("Sec-WebSocket-Version", "13, 8, 7")  # RFC 6455 §4.4
+_SINGLE_VALUED = {
+    "host": "Host",
+    "sec-websocket-key": "Sec-WebSocket-Key",
+    "sec-websocket-version": "Sec-WebSocket-Version",
+    "origin": "Origin",
+    "sec-websocket-origin": "Sec-WebSocket-Origin",
 }
+_NOT_WEBSOCKET = "this URL is a WebSocket endpoint: connect to it with a WebSocket client"
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # RFC 7230 §3.2.6
+_is_token = re.compile(_TOKEN).fullmatch
+_is_token_bytes = re.compile(_TOKEN.encode("ascii")).fullmatch
+# One "name: value" line each (value not yet right-stripped); lines that do not match are skipped, so the
+# caller compares the count with the number of lines.
+_header_fields = re.compile(rb"(?m)^(" + _TOKEN.encode("ascii") + rb"):[ \t]*([^\n]*)\n").findall
+_http_version = re.compile(rb"HTTP/([0-9])\.([0-9])").fullmatch
+# Controls that may not appear in a head whose line ends are already LF: everything below SP but HTAB and LF.
+_find_head_control = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]").search
+_find_value_control = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+_PHRASES[414] = "URI Too Long"  # RFC 9110 §15.5.15 (older Pythons say "Request-URI Too Long")
 
 
 class Headers:
-    """Request headers in arrival order, looked up without regard to case."""
+    """Request headers in arrival order, looked up without regard to case.
 
-    __slots__ = ("_items",)
+    Iterating gives ``(name, value)`` pairs as received; ``get`` gives the first value of a name and
+    ``get_all`` every value, in order. Read-only once built.
+    """
 
-    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items = items or []
+    __slots__ = ("_index", "_items")
+
+    def __init__(self, items: Iterable[tuple[str, str]] | None = None) -> None:
+        self._items: list[tuple[str, str]] = list(items) if items is not None else []
+        index: dict[str, list[str]] = {}
+        for name, value in self._items:
+            index.setdefault(name.lower(), []).append(value)
+        self._index = index
+
+    @classmethod
+    def _build(cls, items: list[tuple[str, str]], index: dict[str, list[str]]) -> Headers:
+        headers = cls.__new__(cls)
+        headers._items = items
+        headers._index = index
+        return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for key, value in self._items:
-            if key.lower() == name:
-                return value
-        return default
+        values = self._index.get(name.lower())
+        return values[0] if values else default
 
     def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [value for key, value in self._items if key.lower() == name]
+        return list(self._index.get(name.lower(), ()))
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
+        return isinstance(name, str) and name.lower() in self._index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -85,10 +121,17 @@ class Headers:
         return len(self._items)
 
     def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
+        values = self._index.get(name.lower())
+        if not values:
             raise KeyError(name)
-        return value
+        return values[0]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return self._items == other._items
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"
@@ -96,7 +139,13 @@ class Headers:
 
 @dataclass(slots=True)
 class Request:
-    """A parsed, valid WebSocket upgrade request."""
+    """A parsed, valid WebSocket upgrade request.
+
+    ``origin`` comes from ``Origin`` for version 13 and from ``Sec-WebSocket-Origin`` for versions 7 and 8
+    (each falls back to the other header). ``subprotocols`` lists every offered token in order, across
+    headers. ``extensions`` joins every ``Sec-WebSocket-Extensions`` value with ", " (``None`` if there is
+    none). ``consumed`` is the size of the head: bytes after it are already WebSocket data.
+    """
 
     method: str
     target: str
@@ -108,155 +157,220 @@ class Request:
     origin: str | None
     subprotocols: list[str] = field(default_factory=list)
     extensions: str | None = None
-    consumed: int = 0  # bytes of the request head; what follows is already WebSocket data
+    consumed: int = 0
+
+
+# ------------------------------------------------------------------------------------------------ parsing
 
 
 def parse_request(data: bytes | bytearray, limits: Limits) -> Request | None:
-    """Parse the request head in ``data``, or return ``None`` if it is not complete yet."""
-    end = data.find(b"\r\n\r\n")
-    head = data if end < 0 else data[:end]
-    _check_sizes(head, limits)
-    if end < 0:
+    """Parse the request head at the start of ``data``; ``None`` if its blank line has not arrived yet.
+
+    Raises ``HandshakeError``: 414 or 431 for a head over ``limits`` (even an incomplete one), 405 (with
+    ``Allow: GET``) for another method, 426 (with ``Sec-WebSocket-Version: 13, 8, 7``) for a missing or
+    unsupported version, 426 (with ``Upgrade: websocket``) for a plain GET, 400 for anything else malformed.
+    Each call reads ``data`` from the start: feed it the whole buffer once per read.
+    """
+    # The blank line that ends the head: "\n\r\n" (which also ends a CRLF head) or "\n\n", whichever is first.
+    end = data.find(b"\n\r\n")
+    bare = data.find(b"\n\n", 0, end + 1 if end >= 0 else len(data))
+    if bare >= 0:
+        end, consumed = bare, bare + 2
+    elif end >= 0:
+        consumed = end + 3
+    else:
+        _check_incomplete(data, limits)
         return None
-    lines = bytes(head).split(b"\r\n")
-    method, target = _parse_request_line(lines[0])
-    headers = Headers(_parse_header_lines(lines[1:]))
-    request = _validate(method, target, headers)
-    request.consumed = end + 4
-    return request
+    head = bytes(data[: end + 1]).replace(b"\r\n", b"\n")
+    lines = head.split(b"\n")  # the request line, the header lines, and b"" after the last LF
+    _check_lines(lines, limits)
+    if _find_head_control(head):
+        raise HandshakeError(400, "control character in request head")
+    target = _parse_request_line(lines[0])
+    headers = _parse_header_lines(head, lines)
+    return _validate(target, headers, consumed)
 
 
-def _check_sizes(head: bytes | bytearray, limits: Limits) -> None:
-    """Refuse oversized heads as early as possible (414/431), even before the head ends."""
-    first = head.find(b"\r\n")
-    request_line = len(head) if first < 0 else first
-    if request_line > limits.max_request_line:
-        raise HandshakeError(414, "request line too long")
+def _check_incomplete(data: bytes | bytearray, limits: Limits) -> None:
+    """Refuse a head that already breaks a limit before its end arrives (414/431).
+
+    A trailing CR may be the first half of a line end, so it counts neither in a line's length nor, alone,
+    as a header line begun.
+    """
+    size = len(data)
+    first = data.find(b"\n")
     if first < 0:
+        if size - (data[-1:] == b"\r") > limits.max_request_line:
+            raise HandshakeError(414, "request line too long")
         return
-    # One CRLF follows the request line and every header line but the last: this counts header lines begun.
-    if head.count(b"\r\n", first) > limits.max_header_count:
-        raise HandshakeError(431, "too many headers")
-    if len(head) - request_line > limits.max_header_count * (limits.max_header_size + 2):
-        raise HandshakeError(431, "headers too large")
-    pos = first + 2
-    while True:
-        nxt = head.find(b"\r\n", pos)
-        stop = len(head) if nxt < 0 else nxt
-        if stop - pos > limits.max_header_size:
+    if first - (data[first - 1 : first] == b"\r") > limits.max_request_line:
+        raise HandshakeError(414, "request line too long")
+    start = first + 1
+    tail = size - data.rfind(b"\n") - 1
+    begun = data.count(b"\n", start) + (tail > 1 or (tail == 1 and data[-1:] != b"\r"))
+    if begun > limits.max_header_count:
+        raise HandshakeError(431, "too many header lines")
+    if size - start <= limits.max_header_size:
+        return
+    while True:  # at most max_header_count + 1 lines, checked above
+        nxt = data.find(b"\n", start)
+        stop = size if nxt < 0 else nxt
+        if stop - start - (data[stop - 1 : stop] == b"\r") > limits.max_header_size:
             raise HandshakeError(431, "header line too long")
         if nxt < 0:
             return
-        pos = nxt + 2
+        start = nxt + 1
 
 
-def _parse_request_line(line: bytes) -> tuple[str, str]:
+def _check_lines(lines: list[bytes], limits: Limits) -> None:
+    """Limits on a complete head: request line (414), header count and header line length (431)."""
+    if len(lines[0]) > limits.max_request_line:
+        raise HandshakeError(414, "request line too long")
+    if len(lines) - 2 > limits.max_header_count:
+        raise HandshakeError(431, "too many header lines")
+    if sum(map(len, lines)) - len(lines[0]) > limits.max_header_size and (
+        max(map(len, lines[1:])) > limits.max_header_size
+    ):
+        raise HandshakeError(431, "header line too long")
+
+
+def _parse_request_line(line: bytes) -> str:
+    """RFC 7230 §3.1.1 request line; returns the target. Only GET over HTTP/1.1 or later may upgrade."""
     parts = line.split(b" ")
-    if len(parts) != 3:
+    if len(parts) != 3 or not _is_token_bytes(parts[0]) or not parts[1]:
         raise HandshakeError(400, "malformed request line")
     method, target, version = parts
-    if not method or not set(method) <= _TOKEN_CHARS:
+    match = _http_version(version)
+    if match is None:
         raise HandshakeError(400, "malformed request line")
-    if len(version) != 8 or not version.startswith(b"HTTP/1.") or version[7:] not in b"123456789":
-        raise HandshakeError(400, "HTTP/1.1 or later is required")
+    if match[1] != b"1" or match[2] == b"0":
+        raise HandshakeError(400, "HTTP/1.1 is required")  # RFC 6455 §4.1
     if method != b"GET":
-        raise HandshakeError(405, "only GET can upgrade to WebSocket", [("Allow", "GET")])
-    try:
-        target_text = target.decode("ascii")
-    except UnicodeDecodeError:
-        raise HandshakeError(400, "request target is not ASCII") from None
-    if not target_text or any(c <= " " or c == "\x7f" for c in target_text):
+        raise HandshakeError(405, "only GET can open a WebSocket", [("Allow", "GET")])  # RFC 6455 §4.1
+    if not target.isascii() or b"\t" in target:
         raise HandshakeError(400, "malformed request target")
-    return "GET", target_text
+    return target.decode("ascii")
 
 
-def _parse_header_lines(lines: list[bytes]) -> list[tuple[str, str]]:
+def _parse_header_lines(head: bytes, lines: list[bytes]) -> Headers:
+    """RFC 7230 §3.2 header fields of a head whose lines end with LF (``lines`` is ``head`` split)."""
+    fields = _header_fields(head, len(lines[0]) + 1)
+    if len(fields) != len(lines) - 2:  # some line is not "token:value"
+        for line in lines[1:-1]:
+            if line[:1] in (b" ", b"\t"):
+                raise HandshakeError(400, "obsolete line folding in headers")  # RFC 7230 §3.2.4
+        raise HandshakeError(400, "malformed header line")
     items: list[tuple[str, str]] = []
-    for line in lines:
-        if line[:1] in (b" ", b"\t"):
-            raise HandshakeError(400, "obsolete header line folding")  # RFC 7230 §3.2.4
-        name, sep, value = line.partition(b":")
-        if not sep or not name or not set(name) <= _TOKEN_CHARS:
-            raise HandshakeError(400, "malformed header line")
-        value = value.strip(b" \t")
-        if len(value.translate(None, _CONTROL_CHARS)) != len(value):
-            raise HandshakeError(400, "control character in header value")
-        items.append((name.decode("ascii"), value.decode("latin-1")))
-    return items
+    index: dict[str, list[str]] = {}
+    for raw_name, raw_value in fields:
+        name = raw_name.decode("ascii")
+        value = raw_value.rstrip(b" \t").decode("latin-1")
+        items.append((name, value))
+        key = name.lower()
+        values = index.get(key)
+        if values is None:
+            index[key] = [value]
+        else:
+            values.append(value)
+    return Headers._build(items, index)
 
 
-def _tokens(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [token.strip().lower() for token in value.split(",") if token.strip()]
+def _tokens(values: list[str] | None) -> set[str]:
+    """The lowercased elements of a comma-separated list header, over all its lines (RFC 7230 §7)."""
+    if not values:
+        return set()
+    return {token.strip(" \t").lower() for value in values for token in value.split(",")}
 
 
-def _validate(method: str, target: str, headers: Headers) -> Request:
+def _split_target(target: str) -> tuple[str, str]:
+    """Path and query of an origin-form target; an absolute-form ``ws://host/path?q`` gives its own."""
+    if "#" in target:
+        raise HandshakeError(400, "fragment in request target")  # RFC 6455 §3
+    if target[0] != "/":
+        scheme, sep, rest = target.partition("://")
+        if not sep or scheme.lower() not in ("ws", "wss", "http", "https"):
+            raise HandshakeError(400, "malformed request target")
+        cut = len(rest)
+        for char in "/?":
+            found = rest.find(char)
+            if 0 <= found < cut:
+                cut = found
+        target = rest[cut:]
+        if target[:1] != "/":
+            target = "/" + target
+    path, _, query_string = target.partition("?")
+    return path, query_string
+
+
+def _validate(target: str, headers: Headers, consumed: int) -> Request:
     """RFC 6455 §4.2.1: what the server must check before it may answer 101."""
-    for name in _SINGLE_VALUED:
-        if len(headers.get_all(name)) > 1:
-            raise HandshakeError(400, f"duplicate {name} header")
-    if headers.get("host") is None:
+    index = headers._index
+    for name, display in _SINGLE_VALUED.items():
+        values = index.get(name)
+        if values is not None and len(values) > 1:
+            raise HandshakeError(400, f"more than one {display} header")
+    if not index.get("host", ("",))[0]:
         raise HandshakeError(400, "missing Host header")
-    upgrade = _tokens(", ".join(headers.get_all("upgrade")))
-    if "websocket" not in upgrade:
-        raise HandshakeError(
-            426, "this is a WebSocket endpoint: connect with a WebSocket client", [("Upgrade", "websocket")]
-        )
-    if "upgrade" not in _tokens(", ".join(headers.get_all("connection"))):
-        raise HandshakeError(400, "Connection header must contain 'upgrade'")
-    raw_version = headers.get("sec-websocket-version")
-    version = int(raw_version) if raw_version is not None and raw_version.isdigit() else -1
-    if version not in SUPPORTED_VERSIONS:
-        raise HandshakeError(426, "unsupported WebSocket version", [_VERSION_HEADER])
-    key = headers.get("sec-websocket-key")
-    if key is None:
-        raise HandshakeError(400, "missing Sec-WebSocket-Key header")
-    try:
-        raw_key = base64.b64decode(key.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raw_key = b""
-    if len(raw_key) != 16:
+    upgrade = index.get("upgrade")
+    if upgrade is None:
+        raise HandshakeError(426, _NOT_WEBSOCKET, [("Upgrade", "websocket")])
+    if "websocket" not in _tokens(upgrade):
+        raise HandshakeError(400, "Upgrade header must contain websocket")
+    if "upgrade" not in _tokens(index.get("connection")):
+        raise HandshakeError(400, "Connection header must contain upgrade")
+    version = _VERSIONS.get(index.get("sec-websocket-version", ("",))[0])
+    if version is None:
+        raise HandshakeError(426, "unsupported WebSocket version", [_VERSION_HEADER])  # RFC 6455 §4.4
+    key = index.get("sec-websocket-key", ("",))[0]
+    if not _is_valid_key(key):
         raise HandshakeError(400, "Sec-WebSocket-Key must be 16 bytes in base64")
-    # hybi-07/08 clients send the origin in Sec-WebSocket-Origin; RFC 6455 clients in Origin.
-    origin = headers.get("origin") if version == 13 else headers.get("sec-websocket-origin")
-    if origin is None:
-        origin = headers.get("sec-websocket-origin") if version == 13 else headers.get("origin")
-    subprotocols = [
-        token.strip() for value in headers.get_all("sec-websocket-protocol") for token in value.split(",")
-    ]
-    extensions = headers.get_all("sec-websocket-extensions")
+    # hybi-07/08 clients send the origin in Sec-WebSocket-Origin; RFC 6455 clients in Origin (§4.1 step 8).
+    if version == 13:
+        origin_values = index.get("origin") or index.get("sec-websocket-origin")
+    else:
+        origin_values = index.get("sec-websocket-origin") or index.get("origin")
+    subprotocols: list[str] = []
+    for value in index.get("sec-websocket-protocol", ()):
+        for token in value.split(","):
+            token = token.strip(" \t")
+            if not token:
+                continue  # RFC 7230 §7: empty list elements are ignored
+            if not _is_token(token):
+                raise HandshakeError(400, "Sec-WebSocket-Protocol must list tokens")  # RFC 6455 §4.1
+            subprotocols.append(token)
+    extensions = ", ".join(value for value in index.get("sec-websocket-extensions", ()) if value)
     path, query_string = _split_target(target)
     return Request(
-        method=method,
+        method="GET",
         target=target,
         path=path,
         query_string=query_string,
         headers=headers,
         version=version,
         key=key,
-        origin=origin,
-        subprotocols=[p for p in subprotocols if p],
-        extensions=", ".join(extensions) if extensions else None,
+        origin=origin_values[0] if origin_values else None,
+        subprotocols=subprotocols,
+        extensions=extensions or None,
+        consumed=consumed,
     )
 
 
-def _split_target(target: str) -> tuple[str, str]:
-    """Path and query of an origin-form target; an absolute-form ``ws://host/path`` gives its path."""
-    if not target.startswith("/"):
-        scheme, sep, rest = target.partition("://")
-        if not sep or scheme.lower() not in ("ws", "wss", "http", "https"):
-            raise HandshakeError(400, "malformed request target")
-        slash = rest.find("/")
-        target = "/" if slash < 0 else rest[slash:]
-    path, _, query = target.partition("?")
-    path = path.partition("#")[0]
-    return path, query
+def _is_valid_key(key: str) -> bool:
+    """RFC 6455 §4.1 step 7: base64 of 16 bytes, so 24 characters ending in "=="."""
+    if len(key) != 24 or not key.endswith("=="):
+        return False
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:  # binascii.Error, or a non-ASCII str
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- responses
 
 
 def accept_key(key: str) -> str:
-    """``Sec-WebSocket-Accept`` for a client key (§4.2.2 step 5.4)."""
-    return base64.b64encode(hashlib.sha1((key + _GUID).encode("ascii")).digest()).decode("ascii")
+    """``Sec-WebSocket-Accept`` for a client key (RFC 6455 §4.2.2 step 5.4; same for hybi-07/08)."""
+    return base64.b64encode(hashlib.sha1(key.encode("ascii") + _GUID).digest()).decode("ascii")
 
 
 def accept_response(
@@ -266,13 +380,19 @@ def accept_response(
     extensions: str | None = None,
     extra_headers: list[tuple[str, str]] | None = None,
 ) -> bytes:
-    """The 101 response that completes the handshake."""
+    """The 101 response that completes the handshake (RFC 6455 §4.2.2 step 5).
+
+    Raises ``ValueError`` for a ``subprotocol`` the client did not offer (the client would fail the
+    connection, §4.1), or a header name that is not a token or a value holding CR, LF or another control.
+    """
     headers = [
         ("Upgrade", "websocket"),
         ("Connection", "Upgrade"),
         ("Sec-WebSocket-Accept", accept_key(request.key)),
     ]
     if subprotocol is not None:
+        if subprotocol not in request.subprotocols:
+            raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
         headers.append(("Sec-WebSocket-Protocol", subprotocol))
     if extensions:
         headers.append(("Sec-WebSocket-Extensions", extensions))
@@ -282,7 +402,10 @@ def accept_response(
 
 
 def reject_response(error: HandshakeError) -> bytes:
-    """A short plain-text HTTP refusal that closes the connection."""
+    """A short plain-text HTTP refusal, ``Connection: close``, with the error's extra headers.
+
+    The body is the error's reason and a newline; the reason never reaches a header.
+    """
     body = (error.reason + "\n").encode("utf-8")
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
@@ -294,16 +417,22 @@ def reject_response(error: HandshakeError) -> bytes:
 
 
 def _response(status: int, headers: list[tuple[str, str]], body: bytes) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_PHRASES.get(status, 'Error')}"]
+    """Status line (with the standard reason phrase, or none for an unknown status), headers, body."""
+    if not 100 <= status <= 999:
+        raise ValueError(f"invalid HTTP status {status!r}")
+    lines = [f"HTTP/1.1 {status} {_PHRASES.get(status, '')}"]
     for name, value in headers:
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise ValueError(f"header {name!r} contains a line break")
+        if not _is_token(name):
+            raise ValueError(f"header name {name!r} is not a token")
+        if _find_value_control(value):
+            raise ValueError(f"header {name} has a line break or control character in its value")
         lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1") + body
 
 
 def select_subprotocol(offered: Sequence[str], supported: Sequence[str]) -> str | None:
-    """The first of the server's ``supported`` subprotocols that the client offered, if any."""
+    """The first of the server's ``supported`` subprotocols (server's order) that the client offered."""
     for name in supported:
         if name in offered:
             return name
