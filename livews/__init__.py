@@ -3,9 +3,15 @@
 The public API is small: write a ``Handler`` subclass, mark it with ``@resource("/path")``, serve it with
 ``python -m livews`` (or ``Server`` from code), and reach connected clients through ``self.client``,
 ``Server.clients()`` and ``broadcast``.
+
+Importing ``livews`` is cheap (handler files do it on every load): the vocabulary is plain Python, and the
+server side (``Server``, ``Client``, ``broadcast``, ``ConnectionClosed``, which need asyncio) and ``keep``
+(from the live layer) are imported the first time one of them is used.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 # Imported first on purpose: importing the submodule ``livews.resource`` binds the package attribute
 # ``resource``, which the decorator ``resource`` imported below must then replace.
@@ -13,12 +19,16 @@ from . import resource as _resource_module  # noqa: F401
 from .engine.limits import Limits
 from .handler import Handler, collect, resource
 from .resource import Reject, Resource, Resources, any_origin, origin_exact, origin_prefix
-from .server import Client, Server, broadcast
+
+if TYPE_CHECKING:
+    from .live.keep import keep
+    from .server import Client, ConnectionClosed, Server, broadcast
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "ConnectionClosed",
     "Handler",
     "Limits",
     "Reject",
@@ -29,7 +39,31 @@ __all__ = [
     "any_origin",
     "broadcast",
     "collect",
+    "keep",
     "origin_exact",
     "origin_prefix",
     "resource",
 ]
+
+_LAZY = {
+    "Client": "livews.server",
+    "ConnectionClosed": "livews.server",
+    "Server": "livews.server",
+    "broadcast": "livews.server",
+    "keep": "livews.live.keep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'livews' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,7 +7,7 @@ and the same file can be loaded again later (hot reload).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -65,10 +65,13 @@ class Handler:
     def resource(self) -> Resource:
         return self.client.resource
 
-    def others(self) -> Iterator[Client]:
-        """The other open clients connected to this handler's resource path."""
-        me = self.client
-        return (c for c in me.server.clients(me.path) if c is not me)
+    def send(self, message: str | bytes) -> None:
+        """Send text (``str``) or binary (``bytes``)."""
+        self.client.send(message)
+
+    def others(self) -> list[Client]:
+        """The other open clients connected to this handler's resource path (a snapshot list)."""
+        return self.client.others()
 
 
 def resource(path: str, **options: Any) -> Callable[[H], H]:
@@ -84,7 +87,11 @@ def resource(path: str, **options: Any) -> Callable[[H], H]:
 
 
 def collect(module: ModuleType | dict[str, Any]) -> list[Resource]:
-    """The resources declared by the marked classes defined in ``module`` (not those it imports)."""
+    """The resources a handler file declares, in the order they appear in it.
+
+    Two spellings are collected: classes marked with ``@resource`` that the module defines (not those it
+    imports), and ``Resource`` objects bound to module globals (``chat = Resource("/chat", Chat)``).
+    """
     from .resource import Resource
 
     namespace = module if isinstance(module, dict) else vars(module)
@@ -94,4 +101,6 @@ def collect(module: ModuleType | dict[str, Any]) -> list[Resource]:
         if isinstance(value, type) and _MARK in value.__dict__ and value.__module__ == name:
             path, options = value.__dict__[_MARK]
             found.append(Resource(path, value, **options))
+        elif isinstance(value, Resource) and not any(r is value for r in found):
+            found.append(value)
     return found

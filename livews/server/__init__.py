@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .broadcast import broadcast
-from .client import Client
+from .client import Client, ConnectionClosed
 from .server import Server
 
-__all__ = ["Client", "Server", "broadcast"]
+__all__ = ["Client", "ConnectionClosed", "Server", "broadcast"]

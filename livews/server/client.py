@@ -20,13 +20,30 @@ if TYPE_CHECKING:
     from ..resource import Resource
     from .server import Server
 
-__all__ = ["Client"]
+__all__ = ["Client", "ConnectionClosed"]
+
+
+class ConnectionClosed(Exception):
+    """The connection is closed (or closing), so nothing more can be sent: raised by ``drain()``.
+
+    ``code`` and ``reason`` are the close code and reason once known (``None`` and ``""`` while the closing
+    handshake is still under way). Raised inside a handler method, it ends that method quietly: it is not
+    a handler error.
+    """
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        detail = f" ({code}{' ' + reason if reason else ''})" if code is not None else ""
+        super().__init__("connection closed" + detail)
+        self.code = code
+        self.reason = reason
 
 
 class Client:
     """One connected WebSocket client (the server side of it)."""
 
     # Facts, set when the handshake succeeds.
+    #: Number of this connection on its server (1, 2, ...), for listings and the REPL.
+    id: int
     server: Server
     resource: Resource
     handler: Handler | None
@@ -44,6 +61,9 @@ class Client:
     messages_out: int
     bytes_in: int
     bytes_out: int
+    #: Close code and reason once the connection has ended (``None`` before).
+    close_code: int | None
+    close_reason: str
 
     _conn: Connection | None
     _transport: asyncio.Transport | None
@@ -52,8 +72,16 @@ class Client:
     # ---------------------------------------------------------------------------------------- facts
 
     @property
+    def query(self) -> str:
+        """The raw query string (``query_string``), as listings show it."""
+        return self.query_string
+
+    @property
     def query_params(self) -> dict[str, str]:
-        """Query parameters, percent-decoded; the first value wins for a repeated name."""
+        """Query parameters, percent-decoded; the first value wins for a repeated name.
+
+        For every value of a repeated name use ``urllib.parse.parse_qs(client.query_string)``.
+        """
         params: dict[str, str] = {}
         for key, value in parse_qsl(self.query_string, keep_blank_values=True):
             params.setdefault(key, value)
@@ -73,7 +101,20 @@ class Client:
     def connected_for(self) -> float:
         return time.monotonic() - self.connected_at
 
+    def others(self) -> list[Client]:
+        """The other open clients connected to the same path (a snapshot)."""
+        return [c for c in self.server.clients(self.path) if c is not self and c.open]
+
     # --------------------------------------------------------------------------------------- sending
+
+    def send(self, message: str | bytes) -> None:
+        """Send ``message`` as text (``str``) or binary (``bytes``-like); dropped if closed."""
+        if isinstance(message, str):
+            self.send_text(message)
+        elif isinstance(message, (bytes, bytearray, memoryview)):
+            self.send_binary(bytes(message))
+        else:
+            raise TypeError(f"send str or bytes, not {type(message).__name__}")
 
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a text message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
@@ -108,10 +149,17 @@ class Client:
             self._closing_started()
 
     async def drain(self) -> None:
-        """Wait until the write buffer is below its low-water mark (returns at once if it is)."""
+        """Wait until the write buffer is below its low-water mark (returns at once if it is).
+
+        Raises ``ConnectionClosed`` once the connection is closing or closed, so a producer loop
+        ``send(...); await drain()`` ends when its client goes away.
+        """
         waiter = self._drain_waiter
         if waiter is not None:
             await asyncio.shield(waiter)
+        conn = self._conn
+        if conn is None or conn.state is not State.OPEN:
+            raise ConnectionClosed(self.close_code, self.close_reason)
 
     # ------------------------------------------------------------------------- implemented by protocol
 
@@ -124,11 +172,13 @@ class Client:
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if hasattr(self, "host") else "?"
         path = getattr(self, "path", "?")
-        return f"<Client {where} {path} {self.state}>"
+        query = getattr(self, "query_string", "")
+        return f"<Client #{self.id} {where} {path}{'?' + query if query else ''} {self.state}>"
 
     def info(self) -> dict[str, Any]:
         """The facts of this client as a plain dict (for tables and logs)."""
         return {
+            "id": self.id,
             "host": self.host,
             "port": self.port,
             "path": self.path,

@@ -22,7 +22,7 @@ from ..engine.errors import HandshakeError
 from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from ..engine.handshake import accept_response, parse_request, reject_response, select_subprotocol
 from ..resource import Reject
-from .client import Client
+from .client import Client, ConnectionClosed
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -56,6 +56,9 @@ class ServerProtocol(Client, asyncio.Protocol):
         self._ping_payload = b""
         self._last_ping_at: float | None = None
         self._lost: asyncio.Future[None] | None = None  # set when the server indexes this client
+        self.id = 0  # numbered when the handshake succeeds
+        self.close_code: int | None = None
+        self.close_reason = ""
 
     # ------------------------------------------------------------------------------ asyncio callbacks
 
@@ -65,6 +68,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.host, self.port = peer[0], peer[1]
         server = self.server
+        server._protocols.add(self)
         transport.set_write_buffer_limits(high=server.write_limit, low=server.write_limit // 4)
         self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
 
@@ -89,6 +93,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self.server._protocols.discard(self)
         conn = self._conn
         if conn is not None:
             if conn.state is not State.CLOSED:
@@ -182,7 +187,16 @@ class ServerProtocol(Client, asyncio.Protocol):
                 raise HandshakeError(500, "internal error") from None
             if verdict is False:
                 raise HandshakeError(403, "connection refused")
-        subprotocol = select_subprotocol(request.subprotocols, resource.subprotocols)
+        supported = resource.subprotocols
+        if callable(supported):
+            subprotocol = supported(list(request.subprotocols))
+            if subprotocol is not None and subprotocol not in request.subprotocols:
+                _log.error(
+                    "subprotocol chooser of %s chose %r, which was not offered", request.path, subprotocol
+                )
+                raise HandshakeError(500, "internal error")
+        else:
+            subprotocol = select_subprotocol(request.subprotocols, supported)
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
 
@@ -266,6 +280,9 @@ class ServerProtocol(Client, asyncio.Protocol):
             return
         try:
             result = getattr(handler, name)(*args)
+        except ConnectionClosed:
+            _log.debug("%s: %s ended on a closed connection", self, name)
+            return
         except Exception:
             self._handler_failed(name)
             return
@@ -282,6 +299,8 @@ class ServerProtocol(Client, asyncio.Protocol):
             if pending is not None:
                 try:
                     await pending
+                except ConnectionClosed:
+                    _log.debug("%s: %s ended on a closed connection", self, name)
                 except Exception:
                     self._handler_failed(name)
             if not queue:
@@ -297,6 +316,9 @@ class ServerProtocol(Client, asyncio.Protocol):
                 continue
             try:
                 result = getattr(handler, name)(*args)
+            except ConnectionClosed:
+                _log.debug("%s: %s ended on a closed connection", self, name)
+                continue
             except Exception:
                 self._handler_failed(name)
                 continue
@@ -320,6 +342,7 @@ class ServerProtocol(Client, asyncio.Protocol):
         if self._closed_reported:
             return
         self._closed_reported = True
+        self.close_code, self.close_reason = event.code, event.reason
         self._call("on_close", (event.code, event.reason))
 
     # --------------------------------------------------------------------------------------- writing
@@ -333,11 +356,10 @@ class ServerProtocol(Client, asyncio.Protocol):
         if transport is None:
             return
         if out:
+            if self._drain_waiter is not None and self._over_hard_limit(transport):
+                return
             self.bytes_out += len(out)
             transport.write(out)
-            if transport.get_write_buffer_size() > self.server.max_write_buffer and conn.state is State.OPEN:
-                self._too_slow()
-                return
         if conn.close_transport and not transport.is_closing():
             transport.close()
             self._closing_started()
@@ -346,28 +368,42 @@ class ServerProtocol(Client, asyncio.Protocol):
         """Write a pre-encoded data frame (broadcast); the caller checked the connection is open."""
         transport = self._transport
         assert transport is not None
+        if self._drain_waiter is not None and self._over_hard_limit(transport):
+            return
         self.messages_out += 1
         self.bytes_out += len(frame)
         transport.write(frame)
-        if transport.get_write_buffer_size() > self.server.max_write_buffer:
-            self._too_slow()
+
+    def _over_hard_limit(self, transport: asyncio.Transport) -> bool:
+        """Whether the bytes still unsent exceed the hard limit; if so, drop the client (1008) and say so.
+
+        Checked before a write, only while writing is paused (over the high-water mark), against what is
+        already buffered: one large answer to a client that reads is fine, a client that does not read is
+        closed at its next write (at the latest the next keepalive ping).
+        """
+        if transport.get_write_buffer_size() <= self.server.max_write_buffer:
+            return False
+        self._too_slow()
+        return True
 
     def _too_slow(self) -> None:
-        """A client that does not read what we send is closed with 1008, without waiting on it."""
+        """A client that does not read what we send is closed with 1008, without waiting on it.
+
+        Its close frame could only queue behind what it does not read, so the transport is aborted. The
+        handler's ``on_close(1008, ...)`` runs from ``connection_lost``, on a later loop turn: never inside
+        the send or broadcast that found the client over its limit (whose caller may be iterating a set
+        that ``on_close`` changes).
+        """
         _log.warning(
-            "closing %s:%s on %s with 1008: write buffer over %d bytes",
-            self.host,
-            self.port,
-            self.path,
+            "closing %s with 1008: write buffer over %d bytes (the client does not read)",
+            self,
             self.server.max_write_buffer,
         )
         conn = self._conn
         assert conn is not None and self._transport is not None
         conn.fail(1008, "client not reading")
-        self._dispatch_pending(conn)
-        self._transport.write(conn.data_to_send())
-        self._transport.close()
-        self._closing_started()
+        conn.data_to_send()  # the close frame cannot get past the unread bytes
+        self._transport.abort()
 
     def _closing_started(self) -> None:
         """Bound the closing handshake: a peer that never answers or never reads is dropped."""

@@ -7,6 +7,7 @@ path, the set of open clients: ``clients(path)`` and broadcast read it, ``max_cl
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import ssl as _ssl
 from collections.abc import Iterable
@@ -75,6 +76,9 @@ class Server:
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
+        #: Every connection with a live transport, still in its handshake or not (shutdown reaches all).
+        self._protocols: set[ServerProtocol] = set()
+        self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -107,15 +111,19 @@ class Server:
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
+        for proto in list(self._protocols):
+            if proto._conn is None and proto._transport is not None:
+                proto._transport.close()  # still in its handshake: nothing to say goodbye with
         clients = self.clients()
         for client in clients:
             client.close(code, reason)
         waiters = [c._lost for c in clients if c._lost is not None]
         if waiters:
             await asyncio.wait(waiters, timeout=timeout)
-        for client in self.clients():
-            if client._transport is not None:
-                client._transport.abort()
+        await asyncio.sleep(0)  # let the transports closed above report connection_lost
+        for proto in list(self._protocols):
+            if proto._transport is not None:
+                proto._transport.abort()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -189,6 +197,7 @@ class Server:
 
     def _register(self, client: ServerProtocol) -> None:
         self.connections_total += 1
+        client.id = next(self._ids)
         client._lost = self.loop.create_future()
         self._by_path.setdefault(client.path, {})[client] = None
 
