@@ -68,6 +68,7 @@ class Client:
     _conn: Connection | None
     _transport: asyncio.Transport | None
     _drain_waiter: asyncio.Future[None] | None
+    _batching: bool  # True while a read is dispatched: sends are written once, when it is done
 
     # ---------------------------------------------------------------------------------------- facts
 
@@ -122,7 +123,8 @@ class Client:
         if conn is not None and conn.state is State.OPEN:
             conn.send_text(text, frame_size=frame_size, compress=compress)
             self.messages_out += 1
-            self._flush()
+            if not self._batching:
+                self._flush()
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a binary message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
@@ -130,7 +132,8 @@ class Client:
         if conn is not None and conn.state is State.OPEN:
             conn.send_binary(data, frame_size=frame_size, compress=compress)
             self.messages_out += 1
-            self._flush()
+            if not self._batching:
+                self._flush()
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping; the pong reaches the handler's ``on_pong``. At most 125 bytes."""

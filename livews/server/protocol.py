@@ -4,9 +4,8 @@ One object per connection (it is also the ``Client`` users see), built on ``asyn
 rather than streams: the hot path is ``data_received`` -> engine -> handler method -> ``transport.write``,
 with no task, queue or future in between unless a handler method is ``async``.
 
-Events reach a handler in order. A plain method is called inline. When a method returns a coroutine, it runs
-in a task, and later events wait in a per-connection queue until it is done; reading pauses while that queue
-is long, so a slow async handler pushes back on its client instead of buffering without bound.
+Events reach the handler through ``Dispatcher`` (``dispatch.py``): in order, plain methods inline, async ones
+in a per-connection task, errors isolated with 1011, ``on_close`` exactly once and last.
 """
 
 from __future__ import annotations
@@ -14,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
-from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from ..engine.handshake import accept_response, parse_request, reject_response, select_subprotocol
 from ..resource import Reject
-from .client import Client, ConnectionClosed
+from .client import Client
+from .dispatch import Dispatcher
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -33,10 +31,8 @@ __all__ = ["ServerProtocol"]
 
 _log = logging.getLogger("livews.server")
 
-_MAX_QUEUED_EVENTS = 64  # events waiting behind an async handler method before reading pauses
 
-
-class ServerProtocol(Client, asyncio.Protocol):
+class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     """One connection, from the first byte of its handshake to ``connection_lost``."""
 
     def __init__(self, server: Server) -> None:
@@ -49,9 +45,12 @@ class ServerProtocol(Client, asyncio.Protocol):
         self._drain_waiter = None
         self._head = b""
         self._timer: asyncio.TimerHandle | None = None
-        self._queue: deque[tuple[str, tuple[Any, ...]]] | None = None
+        self._queue = None
+        self._task = None
         self._reading_paused = False
         self._closed_reported = False
+        self._failed = False
+        self._batching = False
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
         self._ping_payload = b""
         self._last_ping_at: float | None = None
@@ -79,7 +78,16 @@ class ServerProtocol(Client, asyncio.Protocol):
             return
         self.bytes_in += len(data)
         conn.receive_data(data)
-        self._dispatch_pending(conn)
+        events = conn.events_received()
+        if events:
+            # What handlers send while this read is dispatched goes out in one write at the end.
+            self._batching = True
+            try:
+                while events:
+                    self._dispatch(events)
+                    events = conn.events_received()
+            finally:
+                self._batching = False
         self._flush()
 
     def eof_received(self) -> bool | None:
@@ -241,110 +249,6 @@ class ServerProtocol(Client, asyncio.Protocol):
         self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
         return hixie76.Hixie76Connection(resource.limits)
 
-    # -------------------------------------------------------------------------------------- dispatch
-
-    def _dispatch_pending(self, conn: Connection) -> None:
-        """Deliver every event the engine has, including a failure it held back until earlier messages."""
-        events = conn.events_received()
-        while events:
-            self._dispatch(events)
-            events = conn.events_received()
-
-    def _dispatch(self, events: list[Any]) -> None:
-        for event in events:
-            kind = type(event)
-            if kind is TextMessage:
-                self.messages_in += 1
-                self._call("on_text", (event.data,))
-            elif kind is BinaryMessage:
-                self.messages_in += 1
-                self._call("on_binary", (event.data,))
-            elif kind is CloseReceived:
-                self._connection_ended(event)
-            elif kind is PongReceived:
-                self._pong(event.payload)
-            elif kind is PingReceived:
-                pass  # the engine has queued the pong
-
-    def _call(self, name: str, args: tuple[Any, ...]) -> None:
-        """Deliver one event to the handler, in order, isolating any error it raises."""
-        queue = self._queue
-        if queue is not None:
-            queue.append((name, args))
-            if len(queue) > _MAX_QUEUED_EVENTS and not self._reading_paused and self._transport is not None:
-                self._reading_paused = True
-                self._transport.pause_reading()
-            return
-        handler = self.handler
-        if handler is None:
-            return
-        try:
-            result = getattr(handler, name)(*args)
-        except ConnectionClosed:
-            _log.debug("%s: %s ended on a closed connection", self, name)
-            return
-        except Exception:
-            self._handler_failed(name)
-            return
-        if result is not None and asyncio.iscoroutine(result):
-            self._queue = deque()
-            self.server.loop.create_task(self._run_async(name, result))
-
-    async def _run_async(self, name: str, first: Any) -> None:
-        """Await a coroutine handler method, then deliver queued events, until the queue is empty."""
-        queue = self._queue
-        assert queue is not None
-        pending: Any = first
-        while True:
-            if pending is not None:
-                try:
-                    await pending
-                except ConnectionClosed:
-                    _log.debug("%s: %s ended on a closed connection", self, name)
-                except Exception:
-                    self._handler_failed(name)
-            if not queue:
-                break
-            name, args = queue.popleft()
-            if self._reading_paused and len(queue) < _MAX_QUEUED_EVENTS // 2:
-                self._reading_paused = False
-                if self._transport is not None and not self._transport.is_closing():
-                    self._transport.resume_reading()
-            handler = self.handler
-            pending = None
-            if handler is None:
-                continue
-            try:
-                result = getattr(handler, name)(*args)
-            except ConnectionClosed:
-                _log.debug("%s: %s ended on a closed connection", self, name)
-                continue
-            except Exception:
-                self._handler_failed(name)
-                continue
-            if result is not None and asyncio.iscoroutine(result):
-                pending = result
-        self._queue = None
-
-    def _handler_failed(self, name: str) -> None:
-        handler = self.handler
-        _log.exception(
-            "%s.%s raised; closing %s:%s with 1011", type(handler).__qualname__, name, self.host, self.port
-        )
-        self.server.handler_errors += 1
-        conn = self._conn
-        if name != "on_close" and conn is not None and conn.state is not State.CLOSED:
-            conn.fail(1011, "internal error")  # no internals on the wire
-            self._dispatch_pending(conn)
-            self._flush()
-
-    def _connection_ended(self, event: CloseReceived) -> None:
-        if self._closed_reported:
-            return
-        self._closed_reported = True
-        self.close_code, self.close_reason = event.code, event.reason
-        self._call("on_close", (event.code, event.reason))
-
     # --------------------------------------------------------------------------------------- writing
 
     def _flush(self) -> None:
@@ -366,6 +270,11 @@ class ServerProtocol(Client, asyncio.Protocol):
 
     def _write_frame(self, frame: bytes) -> None:
         """Write a pre-encoded data frame (broadcast); the caller checked the connection is open."""
+        if self._batching:  # behind what this client's handler already sent during this read
+            assert self._conn is not None
+            self._conn.send_encoded(frame)
+            self.messages_out += 1
+            return
         transport = self._transport
         assert transport is not None
         if self._drain_waiter is not None and self._over_hard_limit(transport):
@@ -428,4 +337,4 @@ class ServerProtocol(Client, asyncio.Protocol):
         if self._ping_sent_at is not None and payload == self._ping_payload:
             self.latency = time.monotonic() - self._ping_sent_at
             self._ping_sent_at = None
-        self._call("on_pong", (payload,))
+        Dispatcher._pong(self, payload)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.limits import Limits
 from ..resource import Resource, Resources, ResourceTable
 from .broadcast import broadcast
+from .dispatch import DEFAULT_MAX_PENDING
 from .keepalive import keepalive
 from .protocol import ServerProtocol
 
@@ -40,6 +41,8 @@ class Server:
     write_limit: per-client write buffer high-water mark; ``await client.drain()`` waits below a quarter.
     max_write_buffer: hard per-client limit; a client whose unsent bytes exceed it is closed with 1008.
     max_request_line, max_header_count, max_header_size: opening-handshake limits (see ``Limits``).
+    max_pending_events: events that may wait behind a running ``async`` handler method before the server
+        stops reading from that client (it resumes when half of them are delivered).
     legacy_hixie76: also accept clients of the pre-RFC draft hixie-76 / hybi-00 (``client.version == 0``):
         text only (``send_binary`` raises ``TypeError``, binary broadcasts skip them), no ping. Off by
         default; when off, such a client gets the normal 426 and the draft's code is never imported.
@@ -60,6 +63,7 @@ class Server:
         max_write_buffer: int = 16 * 1024 * 1024,
         limits: Limits | None = None,
         legacy_hixie76: bool = False,
+        max_pending_events: int = DEFAULT_MAX_PENDING,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[arg-type,assignment]
         self.host = host
@@ -73,12 +77,15 @@ class Server:
         self.max_write_buffer = max_write_buffer
         self.limits = limits or Limits()
         self.legacy_hixie76 = legacy_hixie76
+        self.max_pending_events = max_pending_events
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
         #: Every connection with a live transport, still in its handshake or not (shutdown reaches all).
         self._protocols: set[ServerProtocol] = set()
         self._ids = itertools.count(1)
+        #: Tasks running async handler methods; shutdown lets them finish for a while, then cancels them.
+        self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -105,7 +112,13 @@ class Server:
     async def close(
         self, code: int = 1001, reason: str = "server shutting down", timeout: float = 5.0
     ) -> None:
-        """Graceful shutdown: stop accepting, close every client with ``code``, wait at most ``timeout``."""
+        """Graceful shutdown: stop accepting, close every client with ``code``, wait at most ``timeout``.
+
+        Clients that have not finished their closing handshake by then are dropped; async handler methods
+        still running get what is left of ``timeout`` and are then cancelled (``on_close`` still runs).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         if self._server is not None:
             self._server.close()
         if self._keepalive is not None:
@@ -124,6 +137,13 @@ class Server:
         for proto in list(self._protocols):
             if proto._transport is not None:
                 proto._transport.abort()
+        await asyncio.sleep(0)  # connection_lost of the aborted ones: their on_close is delivered or queued
+        if self._tasks:
+            _done, running = await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None

@@ -180,3 +180,46 @@ async def test_subprotocol_may_be_chosen_by_a_callable_of_the_resource() -> None
     async with serving(Resource("/p", Echo, subprotocols=pick)) as server:
         async with connect(url(server, "/p"), subprotocols=["a", "b"]) as ws:  # type: ignore[list-item]
             assert ws.subprotocol == "b"
+
+
+order: list[str] = []
+
+
+class FailsOnBoom(Handler):
+    def on_text(self, message: str) -> None:
+        order.append(message)
+        if message == "boom":
+            raise RuntimeError("bug")
+
+    def on_close(self, code: int, reason: str) -> None:
+        order.append(f"close {code}")
+
+
+async def test_after_a_handler_error_nothing_is_delivered_after_on_close() -> None:
+    order.clear()
+    async with serving(Resource("/f", FailsOnBoom)) as server:
+        raw = await RawClient.connect(server.port, "/f")
+        raw.send_frame(1, b"boom")
+        raw.send_frame(1, b"after")  # same write: one read on the server
+        _, close = await raw.read_until(8)
+        assert close.close_code == 1011
+        await eventually(lambda: any(e.startswith("close") for e in order))
+        raw.close()
+    assert order == ["boom", "close 1011"]
+
+
+class ReplyThenBroadcast(Handler):
+    def on_text(self, message: str) -> None:
+        self.send_text(f"reply {message}")
+        broadcast(self.client.server.clients("/rb"), f"broadcast {message}")
+
+
+async def test_a_broadcast_does_not_overtake_what_the_handler_sent_before_it() -> None:
+    async with serving(Resource("/rb", ReplyThenBroadcast)) as server, connect(url(server, "/rb")) as ws:
+        raw = await RawClient.connect(server.port, "/rb")
+        raw.send_text("1")
+        raw.send_text("2")  # both in one read: sends are batched, the broadcast must queue behind
+        texts = [(await raw.read_frame()).payload for _ in range(4)]
+        assert texts == [b"reply 1", b"broadcast 1", b"reply 2", b"broadcast 2"]
+        assert [await ws.recv(), await ws.recv()] == ["broadcast 1", "broadcast 2"]
+        raw.close()
