@@ -299,6 +299,10 @@ class Connection:
         if self._msg_compressed:
             assert self.deflate is not None
             chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size)
+        self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
+        """Add a piece of (inflated) message data, checking the size limit and UTF-8 as it comes."""
         self._msg_size += len(chunk)
         if self._msg_size > self._max_message_size:
             raise MessageTooBig("message too big")
@@ -312,7 +316,7 @@ class Connection:
             assert self.deflate is not None
             tail = self.deflate.inflate_finish(self._max_message_size - self._msg_size)
             if tail:
-                self._payload(tail)
+                self._keep(tail)  # already inflated
         parts = self._msg_parts
         utf8 = self._utf8
         if utf8 is not None:
