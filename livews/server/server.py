@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import ssl as _ssl
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ class Server:
     max_request_line, max_header_count, max_header_size: opening-handshake limits (see ``Limits``).
     max_pending_events: events that may wait behind a running ``async`` handler method before the server
         stops reading from that client (it resumes when half of them are delivered).
+    reuse_port: set ``SO_REUSEPORT`` so several processes can serve the same port (the kernel spreads
+        connections over them; broadcasts then reach only this process's clients).
     legacy_hixie76: also accept clients of the pre-RFC draft hixie-76 / hybi-00 (``client.version == 0``):
         text only (``send_binary`` raises ``TypeError``, binary broadcasts skip them), no ping. Off by
         default; when off, such a client gets the normal 426 and the draft's code is never imported.
@@ -64,6 +67,7 @@ class Server:
         limits: Limits | None = None,
         legacy_hixie76: bool = False,
         max_pending_events: int = DEFAULT_MAX_PENDING,
+        reuse_port: bool = False,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[arg-type,assignment]
         self.host = host
@@ -78,6 +82,7 @@ class Server:
         self.limits = limits or Limits()
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
+        self.reuse_port = reuse_port
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
@@ -96,7 +101,12 @@ class Server:
         """Start listening; returns once the socket is bound."""
         self.loop = asyncio.get_running_loop()
         self._server = await self.loop.create_server(
-            lambda: ServerProtocol(self), self.host, self._requested_port, ssl=self.ssl, reuse_address=True
+            lambda: ServerProtocol(self),
+            self.host,
+            self._requested_port,
+            ssl=self.ssl,
+            reuse_address=True,
+            reuse_port=self.reuse_port or None,
         )
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
@@ -157,6 +167,13 @@ class Server:
         await self.close()
 
     # --------------------------------------------------------------------------------------- facts
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets (empty before ``start`` and after ``close``)."""
+        if self._server is None:
+            return ()
+        return tuple(self._server.sockets)
 
     @property
     def port(self) -> int:
