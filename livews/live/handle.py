@@ -40,7 +40,9 @@ class LiveServer:
     """A running (or startable) livews server with hot reload, safe to drive from any thread.
 
     ``handlers`` is the directory of handler files (``None`` serves only what ``register`` adds). ``port=0``
-    picks a free port (read it back from ``port``/``urls``). Other keyword arguments go to the server.
+    picks a free port (read it back from ``port``/``urls``). ``reload_step_ms`` is how long the handlers
+    directory must stay quiet before a burst of saves is applied; ``watch_livews`` also watches livews's own
+    code and reports "restart required" when it changes. Other keyword arguments go to the server.
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
@@ -54,6 +56,7 @@ class LiveServer:
         on_report: Callable[[str], object] | None = None,
         call_timeout: float | None = 30.0,
         reload_step_ms: int = 30,
+        watch_livews: bool = True,
         **server_options: Any,
     ) -> None:
         self.handlers_dir = Path(handlers).resolve() if handlers is not None else None
@@ -62,6 +65,7 @@ class LiveServer:
         self.reload_enabled = reload
         self.on_report = on_report
         self._step_ms = reload_step_ms
+        self._watch_livews = watch_livews
         self._server_options = server_options
         self._thread = LoopThread("livews-server", timeout=call_timeout)
         self._registry = Registry()
@@ -102,7 +106,7 @@ class LiveServer:
                 self.handlers_dir,
                 self._apply_changes,
                 self._restart_required,
-                also_watch=[_LIVEWS_DIR],
+                also_watch=[_LIVEWS_DIR] if self._watch_livews else [],
                 step_ms=self._step_ms,
             )
             self._watch_task = asyncio.get_running_loop().create_task(self._watcher.run())
@@ -233,13 +237,13 @@ class LiveServer:
     # ------------------------------------------------------------------------------------------ talking
 
     def send(self, client: Any, message: str | bytes) -> None:
-        """Send one message (``str``: text, ``bytes``: binary) to a ``Client`` from ``clients()``."""
+        """Send one message (``str``: text, ``bytes``: binary) to a client (a ``Client`` or its ``id``)."""
 
         def do() -> None:
             if isinstance(message, str):
-                client.send_text(message)
+                self._client(client).send_text(message)
             elif isinstance(message, (bytes, bytearray, memoryview)):
-                client.send_binary(bytes(message))
+                self._client(client).send_binary(bytes(message))
             else:
                 raise TypeError(f"send str or bytes, not {type(message).__name__}")
 
@@ -251,9 +255,17 @@ class LiveServer:
         return count
 
     def kick(self, client: Any, code: int = 1000, reason: str = "") -> None:
-        """Close a client's connection with ``code`` and ``reason``."""
+        """Close a client's connection (a ``Client`` or its ``id``) with ``code`` and ``reason``."""
+        self._thread.call(lambda: self._client(client).close(code, reason))
 
-        self._thread.call(client.close, code, reason)
+    def _client(self, client: Any) -> Any:
+        """On the loop: a ``Client`` as given, or the connected client with that ``id``."""
+        if isinstance(client, int) and not isinstance(client, bool):
+            for candidate in self._server.clients():
+                if candidate.id == client:
+                    return candidate
+            raise LookupError(f"no connected client with id {client}")
+        return client
 
     # -------------------------------------------------------------------------------------- reports
 

@@ -135,7 +135,11 @@ class ResourceTable(Table[Any]):
 
 
 class ClientTable(Table[Any]):
-    """Connected clients with their facts and counters (read when printed); ``#`` is the list index."""
+    """Connected clients with their facts and counters (read when printed).
+
+    ``#`` is the position in this list (``clients()[0]``), ``id`` the client's number for the server's life
+    (``kick(7)``).
+    """
 
     noun = "client"
 
@@ -144,6 +148,7 @@ class ClientTable(Table[Any]):
         index = {id(client): i for i, client in enumerate(self)}
         return (
             Column("#", lambda c: index[id(c)], numeric=True),
+            Column("id", lambda c: getattr(c, "id", ""), numeric=True),
             Column("host", lambda c: c.host),
             Column("port", lambda c: c.port, numeric=True),
             Column("path", lambda c: c.path),

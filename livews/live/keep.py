@@ -3,7 +3,7 @@
 A handler file is re-executed into a fresh module on every save, so a plain ``messages = []`` starts empty
 again. A file asks for a value to be carried over by binding it through :func:`keep` at module level::
 
-    from livews.live import keep
+    from livews import keep             # also livews.live.keep
 
     messages = keep("messages", [])     # the list the previous version held, or [] the first time
     visits = keep("visits", 0)          # rebinding it later (``global visits; visits += 1``) is fine

@@ -31,9 +31,9 @@ livews live helpers (each runs on the server loop and returns its result or rais
   clients(path=None)              connected clients with facts and counters    -> list of Client
   register(path, cls, **options)  serve cls at path; on a served path it is a live replace (instances move)
   unregister(path)                stop accepting new connections on path (live ones stay)
-  send(client, msg)               send str/bytes to one client (a Client or its id)
+  send(client, msg)               send str/bytes to one client (a Client, or its id as in clients())
   broadcast(msg, path=None)       send to every client (on path); returns how many
-  kick(client, code=1000, reason="")   close one client
+  kick(client, code=1000, reason="")   close one client (a Client or its id)
   reload()                        reload every handler file now
   stats()                         counters: clients, messages, bytes, reloads
   help(obj)                       Python's help on obj; help() shows this text

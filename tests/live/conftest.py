@@ -45,7 +45,7 @@ def handlers(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def live(handlers: Path) -> Iterator[LiveServer]:
-    server = LiveServer(handlers, port=0, call_timeout=T)
+    server = LiveServer(handlers, port=0, call_timeout=T, watch_livews=False)
     server.start(timeout=T)
     try:
         yield server

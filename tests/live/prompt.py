@@ -13,11 +13,11 @@ import pexpect
 from .conftest import T
 
 REPO = Path(__file__).resolve().parents[2]
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]|\r")
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]|\r|.\x08")
 
 
 def plain(text: str) -> str:
-    """Terminal output without colours, cursor moves and carriage returns."""
+    """Terminal output without colours, cursor moves, carriage returns and backspaced characters."""
     return _ANSI.sub("", text)
 
 

@@ -66,8 +66,10 @@ def test_send_reaches_one_client_as_text_or_binary(live: LiveServer) -> None:
         [client] = live.clients()
         live.send(client, "text from the prompt")
         assert ws.recv(timeout=T) == "text from the prompt"
-        live.send(client, b"\x00\x01")
+        live.send(client.id, b"\x00\x01")
         assert ws.recv(timeout=T) == b"\x00\x01"
+        with pytest.raises(LookupError):
+            live.send(client.id + 1000, "nobody")
         with pytest.raises(TypeError, match="str or bytes"):
             live.send(client, 42)  # type: ignore[arg-type]
 
@@ -179,7 +181,7 @@ class Blocker(Handler):
 
 
 def test_a_handler_blocking_the_loop_makes_a_helper_time_out_not_freeze(handlers: Path) -> None:
-    with LiveServer(handlers, port=0, call_timeout=0.2) as server:
+    with LiveServer(handlers, port=0, call_timeout=0.2, watch_livews=False) as server:
         server.register("/block", Blocker)
         with connect(server.url + "/block") as ws:
             ws.send("go")
@@ -217,7 +219,7 @@ def test_helpers_called_from_a_handler_run_inline_or_refuse_clearly(live: LiveSe
 
 
 def test_stop_closes_every_client_with_1001(handlers: Path) -> None:
-    server = LiveServer(handlers, port=0).start(timeout=T)
+    server = LiveServer(handlers, port=0, watch_livews=False).start(timeout=T)
     with connect(server.url + "/echo") as ws:
         server.stop(timeout=T)
         assert _close_code(ws)[0] == 1001

@@ -144,7 +144,7 @@ def test_many_reloads_under_load_drop_lose_and_duplicate_nothing(tmp_path: Path)
     handlers.mkdir()
     handler = handlers / "load.py"
     _write(handler, 0)
-    with LiveServer(handlers, port=0, call_timeout=T) as server:
+    with LiveServer(handlers, port=0, call_timeout=T, watch_livews=False) as server:
         asyncio.run(_scenario(server, handler))
         reloads = [r for r in server.reports if r.kind == "reload"]
         assert VERSIONS < len(reloads) <= VERSIONS + BURST

@@ -55,15 +55,17 @@ def test_the_prompt_sees_a_real_client_broadcasts_to_it_and_kicks_it(prompt: Pro
         assert ws.recv(timeout=T) == "hello"
         table = prompt.run("print(clients())")
         lines = [line for line in table.splitlines() if line.strip()]
-        start = next(i for i, line in enumerate(lines) if line.startswith("#  host"))
+        starts = [i for i, line in enumerate(lines) if line.startswith("#  id  host")]
+        assert starts, table
+        start = starts[0]
         header, _rule, row = lines[start : start + 3]
-        assert header.split()[:5] == ["#", "host", "port", "path", "query"]
-        assert row.split()[3:5] == ["/echo", "who=pty"] and row.split()[-1] == "Echo"
+        assert header.split()[:6] == ["#", "id", "host", "port", "path", "query"]
+        assert row.split()[4:6] == ["/echo", "who=pty"] and row.split()[-1] == "Echo"
         assert "1 client" in table
         out = prompt.run('print("sent to", broadcast("from the prompt"))')
         assert "sent to 1" in out
         assert ws.recv(timeout=T) == "from the prompt"
-        prompt.run('kick(clients()[0], 4001, "bye from the prompt")')
+        prompt.run('kick(clients()[0].id, 4001, "bye from the prompt")')
         assert _closed_with(ws) == 4001
     out = prompt.run('print("left:", len(clients()))')
     assert "left: 0" in out
