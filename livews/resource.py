@@ -80,25 +80,30 @@ class Resource:
     """A path served by ``handler`` (a ``Handler`` subclass, instantiated once per connection).
 
     origin: an origin policy (``any_origin()``, ``origin_prefix(...)``, ``origin_exact(...)``).
-    subprotocols: the server's subprotocols in order of preference; the first the client offers is chosen.
+    subprotocols: the server's subprotocols in order of preference (the first the client offers is chosen),
+        or ``callable(offered: list[str]) -> str | None`` that picks one of the offered names itself.
     max_clients: connections at once on this path; one more is answered 503.
     max_frame_size / max_message_size / max_frame_count: limits (see ``Limits``); a client over them is
         closed with 1009. ``max_payload_length`` is cl-websocket's name for ``max_message_size``.
     on_connect: ``callable(request)`` run before accepting; raise ``Reject`` (or return False: 403) to refuse.
     compression: a ``DeflateConfig``, ``True`` for the defaults, or ``False``/``None`` to turn
         permessage-deflate off for this path.
+    write_limit / max_write_buffer: this path's write-buffer high-water mark and hard limit (see ``Server``);
+        ``None`` uses the server's.
     """
 
     path: str
     handler: type[Handler]
     origin: Callable[[str | None], bool] = field(default_factory=any_origin)
-    subprotocols: Sequence[str] = ()
+    subprotocols: Sequence[str] | Callable[[list[str]], str | None] = ()
     max_clients: int | None = None
     max_frame_size: int | None = _DEFAULT_LIMITS.max_frame_size
     max_message_size: int | None = _DEFAULT_LIMITS.max_message_size
     max_frame_count: int | None = _DEFAULT_LIMITS.max_frame_count
     on_connect: Callable[[Request], Any] | None = None
     compression: DeflateConfig | bool | None = True
+    write_limit: int | None = None
+    max_write_buffer: int | None = None
     max_payload_length: InitVar[int | None] = None
     limits: Limits = field(init=False, repr=False)
 

@@ -45,9 +45,10 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
         if key is None:
             frame = conn.encode_message(opcode, data, compress=compress)
         else:
-            frame = frames.get(key)
-            if frame is None:
-                frame = frames[key] = conn.encode_message(opcode, data, compress=compress)
-        client._write_frame(frame)  # type: ignore[attr-defined]
+            cached = frames.get(key)
+            if cached is None:
+                cached = frames[key] = conn.encode_message(opcode, data, compress=compress)
+            frame = cached
+        client._write_frame(frame)
         sent += 1
     return sent

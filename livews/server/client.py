@@ -169,6 +169,9 @@ class Client:
     def _flush(self) -> None:
         raise NotImplementedError
 
+    def _write_frame(self, frame: bytes) -> None:
+        raise NotImplementedError
+
     def _closing_started(self) -> None:
         raise NotImplementedError
 

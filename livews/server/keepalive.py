@@ -30,7 +30,7 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
     while True:
         await asyncio.sleep(tick)
         now = time.monotonic()
-        for client in server.clients():
+        for client in server._live():
             conn = client._conn
             if conn is None or conn.state is not State.OPEN:
                 continue

@@ -51,6 +51,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._closed_reported = False
         self._failed = False
         self._batching = False
+        self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
         self._ping_payload = b""
         self._last_ping_at: float | None = None
@@ -159,6 +160,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self.version = request.version
         self.connected_at = time.monotonic()
         self._conn = conn
+        if resource.max_write_buffer is not None:
+            self._max_write_buffer = resource.max_write_buffer
+        if resource.write_limit is not None:
+            self._transport.set_write_buffer_limits(high=resource.write_limit, low=resource.write_limit // 4)
         server._register(self)
         try:
             self.handler = resource.handler()
@@ -290,7 +295,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         already buffered: one large answer to a client that reads is fine, a client that does not read is
         closed at its next write (at the latest the next keepalive ping).
         """
-        if transport.get_write_buffer_size() <= self.server.max_write_buffer:
+        if transport.get_write_buffer_size() <= self._max_write_buffer:
             return False
         self._too_slow()
         return True
@@ -306,7 +311,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         _log.warning(
             "closing %s with 1008: write buffer over %d bytes (the client does not read)",
             self,
-            self.server.max_write_buffer,
+            self._max_write_buffer,
         )
         conn = self._conn
         assert conn is not None and self._transport is not None

@@ -69,7 +69,7 @@ class Server:
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
     ) -> None:
-        self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[arg-type,assignment]
+        self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
         self._requested_port = port
         self.ssl = ssl
@@ -137,7 +137,7 @@ class Server:
         for proto in list(self._protocols):
             if proto._conn is None and proto._transport is not None:
                 proto._transport.close()  # still in its handshake: nothing to say goodbye with
-        clients = self.clients()
+        clients = self._live()
         for client in clients:
             client.close(code, reason)
         waiters = [c._lost for c in clients if c._lost is not None]
@@ -193,7 +193,10 @@ class Server:
         return [self.url + r.path for r in _paths(self.resources)] or [self.url]
 
     def clients(self, path: str | None = None) -> list[Client]:
-        """Open (and closing) clients: all of them, or those connected to ``path``."""
+        """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list)."""
+        return list(self._live(path))
+
+    def _live(self, path: str | None = None) -> list[ServerProtocol]:
         if path is not None:
             return list(self._by_path.get(path, ()))
         return [c for clients in self._by_path.values() for c in clients]

@@ -223,3 +223,22 @@ async def test_a_broadcast_does_not_overtake_what_the_handler_sent_before_it() -
         assert texts == [b"reply 1", b"broadcast 1", b"reply 2", b"broadcast 2"]
         assert [await ws.recv(), await ws.recv()] == ["broadcast 1", "broadcast 2"]
         raw.close()
+
+
+async def test_a_resource_may_set_its_own_hard_write_limit() -> None:
+    closes.clear()
+    async with serving(
+        Resource("/tight", Room, max_write_buffer=64 * 1024, write_limit=8 * 1024),
+        Resource("/room", Room),
+        max_write_buffer=512 * 1024 * 1024,
+    ) as server:
+        stuck = await RawClient.connect(server.port, "/tight", rcvbuf=4096)
+        await eventually(lambda: len(server.clients("/tight")) == 1)
+        (client,) = server.clients("/tight")
+        for _ in range(2000):
+            client.send_binary(b"w" * 65536)
+            if not client.open:
+                break
+        assert not client.open
+        await eventually(lambda: closes == [1008])
+        stuck.close()
