@@ -60,6 +60,11 @@ class ReloadReport:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def stuck_count(self) -> int:
+        """Instances that could not move to their new class (they keep running the old one)."""
+        return sum(s.count for s in self.stuck)
+
     def __str__(self) -> str:
         if self.error is not None and self.kind == "load":
             return f"load failed: {self.error}; not served until fixed"

@@ -208,3 +208,22 @@ def test_register_on_a_served_path_is_a_live_replace(tmp_path: Path) -> None:
             await reloader.unregister("/echo")
 
     asyncio.run(scenario())
+
+
+def test_instances_whose_layout_changed_stay_on_the_old_class_and_are_reported(tmp_path: Path) -> None:
+    _registry, live, reloader = _setup(tmp_path)
+    f = tmp_path / "slots.py"
+    source = "class S:\n    PATH = '/s'\n    __slots__ = SLOTS\n    def hi(self):\n        return 'VERSION'\n"
+    f.write_text(source.replace("SLOTS", "('a',)").replace("VERSION", "v1"))
+
+    async def scenario() -> None:
+        await reloader.load_all()
+        h = live.connect("/s")
+        f.write_text(source.replace("SLOTS", "('a', 'b')").replace("VERSION", "v2"))
+        [report] = await reloader.apply([f])
+        assert report.ok and report.moved == 0 and report.stuck_count == 1
+        assert "1 instance of S NOT moved: __slots__ differ" in str(report)
+        assert h.hi() == "v1"
+        assert live.connect("/s").hi() == "v2"
+
+    asyncio.run(scenario())
