@@ -43,7 +43,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._conn = None
         self._transport = None
         self._drain_waiter = None
-        self._head = b""
+        self._head = bytearray()  # the request head so far (appends are amortised O(1))
         self._timer: asyncio.TimerHandle | None = None
         self._queue = None
         self._task = None
@@ -150,8 +150,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        rest = self._head[request.consumed :]
-        self._head = b""
+        rest = bytes(self._head[request.consumed :])
+        self._head = bytearray()
         self.resource = resource
         self.path = request.path
         self.query_string = request.query_string
