@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from .broadcast import broadcast
 from .client import Client, ConnectionClosed
-from .server import Server
+from .server import Server, serve
 
-__all__ = ["Client", "ConnectionClosed", "Server", "broadcast"]
+__all__ = ["Client", "ConnectionClosed", "Server", "broadcast", "serve"]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..engine.handshake import Request
     from .client import Client
 
-__all__ = ["Server"]
+__all__ = ["Server", "serve"]
 
 _log = logging.getLogger("livews.server")
 
@@ -91,6 +91,7 @@ class Server:
         self._ids = itertools.count(1)
         #: Tasks running async handler methods; shutdown lets them finish for a while, then cancels them.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -114,10 +115,14 @@ class Server:
         return self
 
     async def serve_forever(self) -> None:
+        """Serve until ``close()`` has finished (then return); if cancelled, shut down gracefully first."""
         if self._server is None:
             await self.start()
-        assert self._server is not None
-        await self._server.serve_forever()
+        try:
+            await self._stopped.wait()
+        except asyncio.CancelledError:
+            await self.close()
+            raise
 
     async def close(
         self, code: int = 1001, reason: str = "server shutting down", timeout: float = 5.0
@@ -157,6 +162,7 @@ class Server:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        self._stopped.set()
 
     shutdown = close
 
@@ -257,3 +263,13 @@ def _paths(resources: Any) -> list[Any]:
         return [getattr(r, "resource", r) for r in resources]
     except TypeError:
         return []
+
+
+async def serve(resources: ResourceTable | Iterable[Resource], **options: Any) -> None:
+    """Run a ``Server`` for ``resources`` until cancelled (then it closes every client with 1001).
+
+    ``options`` are ``Server``'s keyword arguments::
+
+        asyncio.run(serve([Resource("/echo", Echo)], port=8765))
+    """
+    await Server(resources, **options).serve_forever()

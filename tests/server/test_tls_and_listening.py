@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
@@ -79,3 +80,26 @@ async def test_two_servers_share_a_port_with_reuse_port() -> None:
         await second.close(timeout=T)
     finally:
         await first.close(timeout=T)
+
+
+async def test_serve_forever_returns_once_the_server_is_closed() -> None:
+    server = await Server([Resource("/a", Echo)], port=0, ping_interval=None).start()
+    forever = asyncio.ensure_future(server.serve_forever())
+    async with connect(f"{server.url}/a") as ws:
+        await server.close(timeout=T)
+        await asyncio.wait_for(forever, T)  # returns, does not raise CancelledError
+        await asyncio.wait_for(ws.wait_closed(), T)
+        assert ws.close_code == 1001
+
+
+async def test_cancelling_serve_forever_closes_every_client_with_1001() -> None:
+    """``livews.server.serve`` is ``Server(...).serve_forever()``: cancelling it is a graceful shutdown."""
+    server = await Server([Resource("/a", Echo)], port=0, ping_interval=None).start()
+    task = asyncio.ensure_future(server.serve_forever())
+    async with connect(f"{server.url}/a") as ws:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, T)
+        await asyncio.wait_for(ws.wait_closed(), T)
+        assert ws.close_code == 1001
+    assert server.sockets == ()
