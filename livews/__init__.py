@@ -22,6 +22,7 @@ from .resource import Reject, Resource, Resources, any_origin, origin_exact, ori
 
 if TYPE_CHECKING:
     from .live.keep import keep
+    from .live.notebook import start, stop
     from .server import Client, ConnectionClosed, Server, broadcast
 
 __version__ = "0.1.0"
@@ -43,6 +44,8 @@ __all__ = [
     "origin_exact",
     "origin_prefix",
     "resource",
+    "start",
+    "stop",
 ]
 
 _LAZY = {
@@ -51,6 +54,8 @@ _LAZY = {
     "Server": "livews.server",
     "broadcast": "livews.server",
     "keep": "livews.live.keep",
+    "start": "livews.live.notebook",  # srv = livews.start(port=0): a live server from a notebook cell
+    "stop": "livews.live.notebook",
 }
 
 

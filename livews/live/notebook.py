@@ -1,0 +1,618 @@
+"""livews from Jupyter: start a live server from a cell, talk to it cell by cell, see its handlers' errors.
+
+    import livews
+    srv = livews.start(port=0)          # background thread; the kernel's own event loop is never touched
+    srv.register("/echo", Echo)         # a class defined in a cell serves at once; run it again: live replace
+
+``start`` keeps one server per ``key`` (by default ``"host:port"``, so ``"127.0.0.1:0"`` for ``port=0``).
+Running the cell again with the same key and the same arguments returns the running server (no second
+server, no leaked port); with other arguments it stops that server (clients get 1001) and starts a new one.
+``stop()`` stops one or all of them.
+
+The handle is a :class:`~livews.live.handle.LiveServer` with three additions for notebooks:
+
+- ``next_message(path, timeout)`` (and ``await next_message_async(...)``) hands over, oldest first, the
+  messages clients sent to resources registered through this handle. To record them, ``register`` serves a
+  thin subclass of your class (same name, ``isinstance`` holds) whose ``on_text``/``on_binary`` note the
+  message, then call yours.
+- Problems the server logs from its thread (a handler that raised, a client closed for being too slow) are
+  kept in ``errors`` and printed, with the traceback trimmed to your code, in the output of the cell that is
+  running when they happen or of the next cell you run (IPython's ``pre_run_cell``/``post_run_cell``
+  hooks, so the text lands in the right cell even though the error happened on the server thread). Outside
+  IPython they go to ``sys.stderr`` at once. The connection is handled as for any handler error (1011).
+- The handle, ``errors`` and ``messages()`` display as HTML tables in Jupyter and as text elsewhere (as do
+  ``clients()`` and ``resources()``).
+
+Blocking calls (``stop``, ``next_message``) wait in the calling thread. A ``websockets`` client opened in a
+cell runs on the kernel's loop, which cannot answer while the cell blocks: use ``await stop_async()`` and
+``await next_message_async()`` in that case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import html
+import logging
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .handle import LiveServer
+from .introspect import Column, Table
+from .reloader import ReloadReport
+
+__all__ = ["Message", "MessageTable", "NotebookServer", "Problem", "ProblemTable", "start", "stop"]
+
+_LIVEWS_DIR = str(Path(__file__).resolve().parent.parent)
+_TAPPED = "__livews_tapped__"
+_KEEP_PROBLEMS = 1000
+
+
+# ------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message a client sent to a resource registered through the handle."""
+
+    path: str
+    data: str | bytes
+    client: Any = field(repr=False)
+    received_at: float = field(repr=False)
+    _handle: LiveServer | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return "text" if isinstance(self.data, str) else "binary"
+
+    def reply(self, message: str | bytes) -> None:
+        """Send ``message`` back to the client that sent this one."""
+        if self._handle is None:
+            raise RuntimeError("this message has no server to reply through")
+        self._handle.send(self.client, message)
+
+    def __repr__(self) -> str:
+        return f"<Message {self.path} from {_peer(self.client)}: {_short(self.data)}>"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A warning or error the server logged from its thread; ``traceback`` is trimmed to user code."""
+
+    when: float
+    level: str
+    message: str
+    traceback: str | None = None
+
+    @property
+    def error(self) -> str:
+        """The exception line (``ZeroDivisionError: division by zero``), empty without one."""
+        if not self.traceback:
+            return ""
+        return self.traceback.rstrip().splitlines()[-1]
+
+    def __str__(self) -> str:
+        text = f"livews: {self.message}"
+        return f"{text}\n{self.traceback.rstrip()}" if self.traceback else text
+
+
+class MessageTable(Table[Message]):
+    """Messages waiting for ``next_message``, oldest first."""
+
+    noun = "message"
+    columns = (
+        Column("path", lambda m: m.path),
+        Column("from", lambda m: _peer(m.client)),
+        Column("kind", lambda m: m.kind),
+        Column("data", lambda m: _short(m.data)),
+        Column("received", lambda m: _clock(m.received_at)),
+    )
+
+
+class ProblemTable(Table[Problem]):
+    """What the server logged as a warning or an error, oldest first (``str(row)`` has the traceback)."""
+
+    noun = "error"
+    columns = (
+        Column("when", lambda p: _clock(p.when)),
+        Column("level", lambda p: p.level),
+        Column("what", lambda p: p.message),
+        Column("error", lambda p: p.error),
+    )
+
+
+# ----------------------------------------------------------------------------------------- the inbox
+
+
+class _Inbox:
+    """Messages received and not yet taken, and callers waiting for one; safe from any thread."""
+
+    def __init__(self, backlog: int) -> None:
+        self._lock = threading.Lock()
+        self._items: deque[Message] = deque(maxlen=max(backlog, 1))
+        self._waiters: list[tuple[str | None, concurrent.futures.Future[Message]]] = []
+        self._closed = False
+
+    def put(self, message: Message, *, front: bool = False) -> None:
+        with self._lock:
+            for entry in list(self._waiters):
+                wanted, future = entry
+                if wanted is not None and wanted != message.path:
+                    continue
+                self._waiters.remove(entry)
+                if future.set_running_or_notify_cancel():
+                    future.set_result(message)
+                    return
+            if front:
+                self._items.appendleft(message)
+            else:
+                self._items.append(message)
+
+    def take(self, path: str | None) -> concurrent.futures.Future[Message]:
+        """A future for the oldest message on ``path`` (any path for ``None``), resolved now if one waits."""
+        future: concurrent.futures.Future[Message] = concurrent.futures.Future()
+        with self._lock:
+            for i, message in enumerate(self._items):
+                if path is None or message.path == path:
+                    del self._items[i]
+                    future.set_result(message)
+                    return future
+            if self._closed:
+                future.set_exception(RuntimeError("the server is stopped and no message is waiting"))
+                return future
+            self._waiters.append((path, future))
+        return future
+
+    def peek(self, path: str | None) -> list[Message]:
+        with self._lock:
+            return [m for m in self._items if path is None or m.path == path]
+
+    def clear(self, path: str | None) -> int:
+        with self._lock:
+            keep = [m for m in self._items if path is not None and m.path != path]
+            dropped = len(self._items) - len(keep)
+            self._items.clear()
+            self._items.extend(keep)
+            return dropped
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            waiters, self._waiters = self._waiters, []
+        for _, future in waiters:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RuntimeError("the server stopped before a message came"))
+
+    def abandon(self, future: concurrent.futures.Future[Message]) -> None:
+        """The caller gave up on ``future``: withdraw it, or put back the message it already holds."""
+        if future.cancel():
+            return
+        if future.done() and future.exception() is None:
+            self.put(future.result(), front=True)
+
+
+def _tap_class(cls: type, inbox: _Inbox, handle: LiveServer) -> type:
+    """A subclass of ``cls`` that notes every message in ``inbox`` before ``cls`` handles it."""
+
+    def on_text(self: Any, message: str) -> Any:
+        inbox.put(Message(self.client.path, message, self.client, time.time(), handle))
+        method = getattr(cls, "on_text", None)
+        return None if method is None else method(self, message)
+
+    def on_binary(self: Any, payload: bytes) -> Any:
+        inbox.put(Message(self.client.path, payload, self.client, time.time(), handle))
+        method = getattr(cls, "on_binary", None)
+        return None if method is None else method(self, payload)
+
+    namespace = {
+        "__slots__": (),  # same instance layout as ``cls``: a live replace can move instances both ways
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        _TAPPED: cls,
+        "on_text": on_text,
+        "on_binary": on_binary,
+    }
+    return type(cls)(cls.__name__, (cls,), namespace)
+
+
+# ---------------------------------------------------------------------------------------- problems
+
+
+class _ProblemRouter(logging.Handler):
+    """Sends ``livews`` log records made on a notebook server's thread to that server.
+
+    Installed on the ``livews`` logger while a notebook server runs. Records from other threads are left to
+    the logging setup; when there is none, they are printed as Python's last-resort handler would have.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.servers: dict[int, NotebookServer] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        server = self.servers.get(record.thread or 0)
+        if server is not None:
+            server._logged(record)
+        elif not _other_handlers(record, self) and logging.lastResort is not None:
+            if record.levelno >= logging.lastResort.level:
+                logging.lastResort.handle(record)
+
+
+_ROUTER = _ProblemRouter()
+_ROUTER_LOCK = threading.Lock()
+
+
+def _route(ident: int, server: NotebookServer | None) -> None:
+    logger = logging.getLogger("livews")
+    with _ROUTER_LOCK:
+        if server is None:
+            _ROUTER.servers.pop(ident, None)
+        else:
+            _ROUTER.servers[ident] = server
+        if _ROUTER.servers and _ROUTER not in logger.handlers:
+            logger.addHandler(_ROUTER)
+        elif not _ROUTER.servers and _ROUTER in logger.handlers:
+            logger.removeHandler(_ROUTER)
+
+
+def _other_handlers(record: logging.LogRecord, me: logging.Handler) -> bool:
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(h is not me for h in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+def _user_traceback(exc_info: Any) -> str:
+    """The traceback without livews's own frames (the user's cell is what matters), or all of it if none."""
+    _, exc, tb = exc_info
+    if exc is None:
+        return ""
+    te = traceback.TracebackException(type(exc), exc, tb)
+    user = [frame for frame in te.stack if not frame.filename.startswith(_LIVEWS_DIR)]
+    if user:
+        te.stack = traceback.StackSummary.from_list(user)
+    return "".join(te.format())
+
+
+# -------------------------------------------------------------------------------------- the handle
+
+
+class NotebookServer(LiveServer):
+    """A :class:`LiveServer` that records messages for ``next_message`` and shows errors in cell output.
+
+    ``handlers=None`` serves only what ``register`` adds (pass a directory to also load and watch handler
+    files). ``backlog`` bounds the messages kept for ``next_message`` (the oldest go first; 0 records
+    nothing and registers classes as they are). ``quiet`` silences the start/stop lines.
+
+    A class given to ``register`` is served through a recording subclass with the same name: ``isinstance``
+    holds and the tables show your class's name, but ``type(handler) is YourClass`` does not, and
+    ``on_reload(old_cls)`` receives the previous recording subclass.
+    """
+
+    def __init__(
+        self, handlers: str | Path | None = None, *, backlog: int = 1000, quiet: bool = False, **options: Any
+    ) -> None:
+        options.setdefault("on_report", self._note)
+        super().__init__(handlers, **options)
+        self.backlog = backlog
+        self.quiet = quiet
+        self._inbox = _Inbox(backlog)
+        # user class -> its recording subclass, while that subclass is served or has instances
+        self._taps: weakref.WeakValueDictionary[type, type] = weakref.WeakValueDictionary()
+        self._taps_lock = threading.Lock()
+        self._problems: deque[Problem] = deque(maxlen=_KEEP_PROBLEMS)
+        self._unshown: list[Problem | str] = []
+        self._problems_lock = threading.Lock()
+        self._ident: int | None = None
+        self._ipython: Any = None
+
+    # ---------------------------------------------------------------------------------- lifecycle
+
+    def start(self, timeout: float | None = 30.0) -> NotebookServer:
+        super().start(timeout)
+        thread = self._thread.thread
+        assert thread is not None and thread.ident is not None
+        self._ipython = _ipython()
+        if self._ipython is not None:
+            self._ipython.events.register("pre_run_cell", self._show_pending)
+            self._ipython.events.register("post_run_cell", self._show_pending)
+        self._ident = thread.ident
+        _route(self._ident, self)
+        _ = self.port  # read while running, so the handle still knows the bound port after stop
+        return self
+
+    def stop(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+        """Close every client with ``code`` (1001: going away), free the port, end the server thread.
+
+        Blocks until the clients answered the close (or ``timeout``). Clients running on this thread's event
+        loop (a ``websockets`` client in a notebook cell) cannot answer meanwhile: ``await stop_async()``.
+        """
+        closed: list[int] = []
+        try:
+            self._stop_now(code, timeout, closed)
+        finally:
+            self._after_stop(closed)
+
+    async def stop_async(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+        """``stop`` without blocking the calling event loop, so clients on it answer the close at once."""
+        closed: list[int] = []
+        try:
+            await asyncio.to_thread(self._stop_now, code, timeout, closed)
+        finally:
+            self._after_stop(closed)
+
+    def _stop_now(self, code: int, timeout: float | None, closed: list[int]) -> None:
+        """Stop the server (if running); ``closed`` receives how many clients were closed."""
+        if not self.running:
+            return
+        try:
+            count = len(self.clients())
+        except Exception:
+            count = 0
+        try:
+            super().stop(code, timeout)
+        finally:
+            self._inbox.close()
+        closed.append(count)
+
+    def _after_stop(self, closed: list[int]) -> None:
+        if self._ident is not None:
+            _route(self._ident, None)
+            self._ident = None
+        if self._ipython is not None:
+            for event in ("pre_run_cell", "post_run_cell"):
+                try:
+                    self._ipython.events.unregister(event, self._show_pending)
+                except ValueError:
+                    pass
+            self._ipython = None
+        _forget(self)
+        self._show_pending()
+        for count in closed:
+            self._say(f"livews: stopped {self.url} ({_plural(count, 'client')} closed, port freed)")
+
+    # ------------------------------------------------------------------------------------ editing
+
+    def register(self, path: str, handler_class: type, **options: Any) -> ReloadReport:
+        """Serve ``handler_class`` at ``path`` now; on a served path, a live replace (connections stay)."""
+        return super().register(path, self._tapped(handler_class), **options)
+
+    def _tapped(self, cls: type) -> type:
+        cls = vars(cls).get(_TAPPED, cls)
+        if self.backlog <= 0:
+            return cls
+        with self._taps_lock:
+            tap = self._taps.get(cls)
+            if tap is None:
+                try:
+                    tap = _tap_class(cls, self._inbox, self)
+                except TypeError:  # a metaclass that will not take a plain subclass: serve it untapped
+                    return cls
+                self._taps[cls] = tap
+            return tap
+
+    # ----------------------------------------------------------------------------------- messages
+
+    def next_message(self, path: str | None = None, timeout: float = 5.0) -> Message:
+        """The oldest message clients sent to ``path`` (any registered path for ``None``) not yet taken.
+
+        Waits up to ``timeout`` seconds for one, then raises ``TimeoutError``. Only resources registered
+        through this handle record messages, from the moment they are registered.
+        """
+        if self._ident is not None and threading.get_ident() == self._ident:
+            raise RuntimeError("next_message would block the server loop; call it from a cell, not a handler")
+        future = self._inbox.take(path)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            if future.cancel():
+                raise TimeoutError(_no_message(path, timeout)) from None
+            return future.result()
+        except BaseException:
+            self._inbox.abandon(future)
+            raise
+
+    async def next_message_async(self, path: str | None = None, timeout: float = 5.0) -> Message:
+        """``next_message`` for ``await``: the calling loop (and its clients) keep running meanwhile."""
+        future = self._inbox.take(path)
+        try:
+            await asyncio.wait([asyncio.wrap_future(future)], timeout=timeout)
+        except BaseException:
+            self._inbox.abandon(future)
+            raise
+        if not future.done() and future.cancel():
+            raise TimeoutError(_no_message(path, timeout))
+        return future.result()
+
+    def messages(self, path: str | None = None) -> MessageTable:
+        """The messages waiting for ``next_message`` (all, or on ``path``), without taking them."""
+        return MessageTable(self._inbox.peek(path))
+
+    def clear_messages(self, path: str | None = None) -> int:
+        """Drop the waiting messages (all, or on ``path``); return how many."""
+        return self._inbox.clear(path)
+
+    # ----------------------------------------------------------------------------------- problems
+
+    @property
+    def errors(self) -> ProblemTable:
+        """Every warning and error the server logged, oldest first (the last 1000)."""
+        with self._problems_lock:
+            return ProblemTable(self._problems)
+
+    def _logged(self, record: logging.LogRecord) -> None:
+        """On the server thread: keep the record as a problem and show it (now, or at a cell boundary)."""
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        problem = Problem(
+            record.created,
+            record.levelname,
+            message,
+            _user_traceback(record.exc_info) if record.exc_info else None,
+        )
+        with self._problems_lock:
+            self._problems.append(problem)
+            if self._ipython is not None:
+                self._unshown.append(problem)
+                return
+        print(problem, file=sys.stderr, flush=True)
+
+    def _note(self, line: str) -> None:
+        """``on_report``: a handler file was loaded or reloaded (or failed to)."""
+        with self._problems_lock:
+            if self._ipython is not None:
+                self._unshown.append(line)
+                return
+        self._say(f"livews: {line}")
+
+    def _show_pending(self, *_: object) -> None:
+        """In the kernel thread, at a cell boundary: print what happened on the server since the last one."""
+        with self._problems_lock:
+            pending, self._unshown = self._unshown, []
+        for item in pending:
+            if isinstance(item, Problem):
+                print(item, file=sys.stderr, flush=True)
+            else:
+                self._say(f"livews: {item}")
+
+    # ------------------------------------------------------------------------------------ display
+
+    def describe(self) -> str:
+        """The handle as text: URL, state, counts, then the resource table."""
+        head = f"livews {self.url} {'running' if self.running else 'stopped'}"
+        if not self.running:
+            return head
+        clients = len(self.clients())
+        head += f", {_plural(clients, 'client')}, {_plural(len(self.errors), 'error')}"
+        return f"{head}\n{self.resources()!r}"
+
+    def _repr_html_(self) -> str:
+        state = "running" if self.running else "stopped"
+        head = f"<b>livews</b> <code>{html.escape(self.url)}</code> {state}"
+        if not self.running:
+            return f"<p>{head}</p>"
+        counts = f"{_plural(len(self.clients()), 'client')}, {_plural(len(self.errors), 'error')}"
+        return f"<div><p>{head}, {html.escape(counts)}</p>{self.resources()._repr_html_()}</div>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self) if cycle else self.describe())
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def __repr__(self) -> str:
+        return f"<NotebookServer {self.url} {'running' if self.running else 'stopped'}>"
+
+    def _say(self, line: str) -> None:
+        if not self.quiet:
+            print(line, flush=True)
+
+
+# ----------------------------------------------------------------------------------- start / stop
+
+_SERVERS: dict[str, NotebookServer] = {}
+_SETTINGS: dict[str, dict[str, Any]] = {}
+_SERVERS_LOCK = threading.RLock()
+
+
+def start(
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    key: str | None = None,
+    handlers: str | Path | None = None,
+    replace: bool = False,
+    backlog: int = 1000,
+    quiet: bool = False,
+    **options: Any,
+) -> NotebookServer:
+    """Start a livews server on a background thread and return its handle; print its URL.
+
+    One server per ``key`` (default ``"host:port"``): called again with the same key and arguments (a cell
+    run twice), it returns the running server; with other arguments, or ``replace=True``, it stops that one
+    (clients get 1001) and starts a new one. ``handlers``: a directory of handler files to load and watch
+    (``None``: only what ``register`` adds). Other keyword arguments go to the server (``ping_interval``,
+    ``ssl``, ...). Never touches the calling thread's event loop, so it is safe in a Jupyter kernel.
+    """
+    key = key if key is not None else f"{host}:{port}"
+    settings = {
+        "host": host,
+        "port": port,
+        "handlers": None if handlers is None else Path(handlers).resolve(),
+        "backlog": backlog,
+        **options,
+    }
+    with _SERVERS_LOCK:
+        current = _SERVERS.get(key)
+        if current is not None and current.running and not replace and _SETTINGS.get(key) == settings:
+            current.quiet = quiet
+            current._say(f"livews: already serving at {current.url} (key {key!r}): returned that server")
+            return current
+        if current is not None:
+            current.stop()
+        server = NotebookServer(handlers, host=host, port=port, backlog=backlog, quiet=quiet, **options)
+        server.start()
+        _SERVERS[key] = server
+        _SETTINGS[key] = settings
+    server._say(f"livews: serving at {server.url} (key {key!r})")
+    return server
+
+
+def stop(key: str | None = None) -> None:
+    """Stop the server ``start`` made for ``key``, or every one of them (clients get 1001)."""
+    with _SERVERS_LOCK:
+        chosen = list(_SERVERS.values()) if key is None else [s for k, s in _SERVERS.items() if k == key]
+    for server in chosen:
+        server.stop()
+
+
+def _forget(server: NotebookServer) -> None:
+    with _SERVERS_LOCK:
+        for key, value in list(_SERVERS.items()):
+            if value is server:
+                del _SERVERS[key]
+                _SETTINGS.pop(key, None)
+
+
+# ------------------------------------------------------------------------------------------ small
+
+
+def _ipython() -> Any:
+    """The running IPython shell (kernel or terminal), or ``None``; never imports IPython."""
+    module = sys.modules.get("IPython")
+    get = getattr(module, "get_ipython", None)
+    return get() if get is not None else None
+
+
+def _peer(client: Any) -> str:
+    return f"{getattr(client, 'host', '?')}:{getattr(client, 'port', '?')}"
+
+
+def _short(data: str | bytes, limit: int = 60) -> str:
+    text = repr(data)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _no_message(path: str | None, timeout: float) -> str:
+    where = f" on {path}" if path is not None else ""
+    return f"no message{where} within {timeout}s"
