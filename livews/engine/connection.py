@@ -31,7 +31,7 @@ from .events import (
     PongReceived,
     TextMessage,
 )
-from .frames import encode_close_payload, encode_frame, fragment
+from .frames import encode_close_payload, encode_frame, encode_header, fragment
 from .limits import Limits
 from .masking import apply_mask
 from .utf8 import Utf8Decoder
@@ -49,6 +49,9 @@ _CONT = Opcode.CONT
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+#: Payloads at least this large are queued apart from their header and unmasked once per frame on receipt,
+#: so they are copied as few times as possible.
+_LARGE = 64 * 1024
 
 #: ``framing_key`` of every connection without compression: they all encode a message to the same bytes.
 PLAIN_FRAMING = "plain"
@@ -70,6 +73,7 @@ class Connection:
         "_frame_fin",
         "_frame_mask",
         "_frame_offset",
+        "_frame_raw",
         "_frame_remaining",
         "_in",
         "_max_frame_count",
@@ -81,6 +85,7 @@ class Connection:
         "_msg_parts",
         "_msg_size",
         "_out",
+        "_out_large",
         "_pending_failure",
         "_utf8",
         "close_transport",
@@ -113,12 +118,15 @@ class Connection:
         self._in = b""
         self._events: list[Event] = []
         self._out: list[bytes] = []
+        self._out_large = False
         self._pending_failure: WebSocketError | None = None
         # The data frame whose payload is still arriving.
         self._frame_remaining = 0
         self._frame_fin = False
         self._frame_mask = b""
         self._frame_offset = 0
+        #: Masked payload of a binary uncompressed frame: nothing to check on the way, so unmasked once.
+        self._frame_raw: bytearray | None = None
         # The data message being assembled (opcode 0: none).
         self._msg_opcode = 0
         self._msg_compressed = False
@@ -182,13 +190,21 @@ class Connection:
                     return pos
                 if take > remaining:
                     take = remaining
-                chunk = apply_mask(data[pos : pos + take], self._frame_mask, self._frame_offset)
+                raw = self._frame_raw
+                if raw is not None:
+                    raw += memoryview(data)[pos : pos + take]
+                else:
+                    piece = memoryview(data)[pos : pos + take]
+                    self._payload(apply_mask(piece, self._frame_mask, self._frame_offset))
                 pos += take
                 self._frame_offset += take
-                self._frame_remaining = remaining - take
-                self._payload(chunk)
-                if self._frame_remaining == 0 and self._frame_fin:
-                    self._end_message()
+                self._frame_remaining = remaining = remaining - take
+                if remaining == 0:
+                    if raw is not None:
+                        self._frame_raw = None
+                        self._keep(apply_mask(raw, self._frame_mask))
+                    if self._frame_fin:
+                        self._end_message()
                 continue
 
             # RFC 6455 §5.2: the first two bytes say enough to reject most bad frames at once.
@@ -263,7 +279,10 @@ class Connection:
 
             if opcode and fin and not compressed and n - pos >= length:
                 # Fast path: a whole unfragmented, uncompressed message is in the input.
-                payload = apply_mask(data[pos : pos + length], mask)
+                if length < _LARGE:
+                    payload = apply_mask(data[pos : pos + length], mask)
+                else:
+                    payload = apply_mask(memoryview(data)[pos : pos + length], mask)
                 pos += length
                 if self.state is State.OPEN:
                     if opcode == _TEXT:
@@ -289,6 +308,8 @@ class Connection:
             self._frame_mask = mask
             self._frame_offset = 0
             self._frame_remaining = length
+            if length and self._utf8 is None and not compressed:
+                self._frame_raw = bytearray()
             if length == 0:
                 self._payload(b"")
                 if fin:
@@ -356,11 +377,21 @@ class Connection:
 
     def data_to_send(self) -> bytes:
         """Bytes to write to the transport now (``b""`` if none)."""
+        return b"".join(self.chunks_to_send())
+
+    def chunks_to_send(self) -> list[bytes]:
+        """The same bytes as ``data_to_send``, with each large payload as a chunk of its own.
+
+        Writing a large payload by itself lets the transport send it without first copying it into a join.
+        """
         out = self._out
         if not out:
-            return b""
+            return out
         self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        if len(out) == 1 or self._out_large:
+            self._out_large = False
+            return out
+        return [b"".join(out)]
 
     def encode_message(
         self, opcode: int, data: bytes, *, frame_size: int | None = None, compress: bool = True
@@ -381,16 +412,20 @@ class Connection:
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a text message; dropped if the connection is no longer open."""
         if self.state is State.OPEN:
-            self._out.append(
-                self.encode_message(_TEXT, text.encode("utf-8"), frame_size=frame_size, compress=compress)
-            )
+            self._queue(_TEXT, text.encode("utf-8"), frame_size, compress)
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a binary message; dropped if the connection is no longer open."""
         if self.state is State.OPEN:
-            self._out.append(
-                self.encode_message(_BINARY, bytes(data), frame_size=frame_size, compress=compress)
-            )
+            self._queue(_BINARY, bytes(data), frame_size, compress)
+
+    def _queue(self, opcode: int, data: bytes, frame_size: int | None, compress: bool) -> None:
+        if frame_size is None and len(data) >= _LARGE and (not compress or self.deflate is None):
+            self._out.append(encode_header(opcode, len(data)))
+            self._out.append(data)
+            self._out_large = True
+        else:
+            self._out.append(self.encode_message(opcode, data, frame_size=frame_size, compress=compress))
 
     def send_encoded(self, frame: bytes) -> None:
         """Queue bytes made by ``encode_message`` of a connection with the same ``framing_key``."""
@@ -430,6 +465,7 @@ class Connection:
         self.close_transport = True
         self._in = b""
         self._frame_remaining = 0
+        self._frame_raw = None
         self._msg_parts = []
         self._events.append(CloseReceived(code, reason, by_peer))
 

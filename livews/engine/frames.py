@@ -10,7 +10,7 @@ import struct
 
 from .codes import Opcode
 
-__all__ = ["encode_close_payload", "encode_frame", "fragment"]
+__all__ = ["encode_close_payload", "encode_frame", "encode_header", "fragment"]
 
 _pack_short = struct.Struct("!BBH").pack
 _pack_long = struct.Struct("!BBQ").pack
@@ -25,6 +25,16 @@ def encode_frame(opcode: int, payload: bytes, fin: bool = True, rsv1: bool = Fal
     if n < 0x10000:
         return _pack_short(b0, 126, n) + payload
     return _pack_long(b0, 127, n) + payload
+
+
+def encode_header(opcode: int, length: int, fin: bool = True, rsv1: bool = False) -> bytes:
+    """Just the header of an unmasked frame, for payloads large enough to be written without a copy."""
+    b0 = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
+    if length < 126:
+        return bytes((b0, length))
+    if length < 0x10000:
+        return _pack_short(b0, 126, length)
+    return _pack_long(b0, 127, length)
 
 
 def fragment(opcode: int, payload: bytes, frame_size: int, rsv1: bool = False) -> list[bytes]:

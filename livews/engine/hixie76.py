@@ -457,6 +457,11 @@ class Hixie76Connection:
         self._out = []
         return out[0] if len(out) == 1 else b"".join(out)
 
+    def chunks_to_send(self) -> list[bytes]:
+        """The same bytes as ``data_to_send``, as a list (text frames here are never large and split)."""
+        data = self.data_to_send()
+        return [data] if data else []
+
     def encode_message(
         self, opcode: int, data: bytes, *, frame_size: int | None = None, compress: bool = True
     ) -> bytes:

@@ -161,7 +161,9 @@ class Client:
         if waiter is not None:
             await asyncio.shield(waiter)
         conn = self._conn
-        if conn is None or conn.state is not State.OPEN:
+        transport = self._transport
+        # A transport that is closing drops what is written and tells us only on the next loop turn.
+        if conn is None or conn.state is not State.OPEN or transport is None or transport.is_closing():
             raise ConnectionClosed(self.close_code, self.close_reason)
 
     # ------------------------------------------------------------------------- implemented by protocol

@@ -260,15 +260,16 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         conn = self._conn
         if conn is None:
             return
-        out = conn.data_to_send()
+        chunks = conn.chunks_to_send()
         transport = self._transport
         if transport is None:
             return
-        if out:
+        if chunks:
             if self._drain_waiter is not None and self._over_hard_limit(transport):
                 return
-            self.bytes_out += len(out)
-            transport.write(out)
+            for chunk in chunks:  # a large payload is its own chunk: written without a join
+                self.bytes_out += len(chunk)
+                transport.write(chunk)
         if conn.close_transport and not transport.is_closing():
             transport.close()
             self._closing_started()

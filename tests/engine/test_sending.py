@@ -66,3 +66,23 @@ def test_encoded_message_is_the_same_bytes_for_every_plain_connection() -> None:
     frame = a.encode_message(0x1, b"shared")
     b.send_encoded(frame)
     assert b.data_to_send() == frame == encode_frame(0x1, b"shared")
+
+
+def test_a_large_payload_is_its_own_chunk_and_the_bytes_equal_data_to_send() -> None:
+    big = bytes(range(256)) * 1024
+    conn = Connection()
+    conn.send_text("small")
+    conn.send_binary(big)
+    chunks = conn.chunks_to_send()
+    assert big in chunks  # the payload object itself: no copy into a join
+    conn.send_text("small")
+    conn.send_binary(big)
+    assert b"".join(chunks) == conn.data_to_send()
+    assert server_frames(b"".join(chunks)) == [(0x81, 0x1, b"small"), (0x82, 0x2, big)]
+
+
+def test_small_frames_are_joined_into_one_chunk() -> None:
+    conn = Connection()
+    conn.send_text("a")
+    conn.send_text("b")
+    assert conn.chunks_to_send() == [encode_frame(0x1, b"a") + encode_frame(0x1, b"b")]
