@@ -23,7 +23,7 @@ from .resource import Reject, Resource, Resources, any_origin, origin_exact, ori
 if TYPE_CHECKING:
     from .live.keep import keep
     from .live.notebook import start, stop
-    from .server import Client, ConnectionClosed, Server, broadcast
+    from .server import Client, ConnectionClosed, Server, broadcast, serve
 
 __version__ = "0.1.0"
 
@@ -44,6 +44,7 @@ __all__ = [
     "origin_exact",
     "origin_prefix",
     "resource",
+    "serve",
     "start",
     "stop",
 ]
@@ -53,6 +54,7 @@ _LAZY = {
     "ConnectionClosed": "livews.server",
     "Server": "livews.server",
     "broadcast": "livews.server",
+    "serve": "livews.server",
     "keep": "livews.live.keep",
     "start": "livews.live.notebook",  # srv = livews.start(port=0): a live server from a notebook cell
     "stop": "livews.live.notebook",

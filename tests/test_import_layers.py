@@ -156,3 +156,19 @@ def test_the_layer_walk_sees_relative_and_lazy_imports() -> None:
     )
     found = {t for _, t in _imports(ast.parse(source), "livews.engine.frames", False)}
     assert found == {"livews.engine.codes", "livews.server.Server", "typing", "asyncio"}
+
+
+def test_importing_livews_loads_neither_asyncio_nor_the_server_nor_the_live_layer() -> None:
+    """Handler files import ``livews`` on every (re)load: the vocabulary alone must stay cheap."""
+    import subprocess
+
+    code = (
+        "import sys, livews\n"
+        "from livews import Handler, resource, Resource\n"
+        "names = ('asyncio', 'livews.server', 'livews.live', 'watchfiles')\n"
+        "heavy = sorted(m for m in names if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    argv = [sys.executable, "-c", code]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=PACKAGE.parent, timeout=60)
+    assert out.stdout.strip() == ""
