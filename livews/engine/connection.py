@@ -33,7 +33,7 @@ from .events import (
 )
 from .frames import encode_close_payload, encode_frame, encode_header, fragment
 from .limits import Limits
-from .masking import apply_mask
+from .masking import apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
 
 if TYPE_CHECKING:
@@ -125,8 +125,9 @@ class Connection:
         self._frame_fin = False
         self._frame_mask = b""
         self._frame_offset = 0
-        #: Masked payload of a binary uncompressed frame: nothing to check on the way, so unmasked once.
-        self._frame_raw: bytearray | None = None
+        #: Masked pieces of a binary uncompressed frame, as views of the received bytes: nothing needs
+        #: checking on the way, so the frame is unmasked once, into the message, with no copy before.
+        self._frame_raw: list[memoryview] | None = None
         # The data message being assembled (opcode 0: none).
         self._msg_opcode = 0
         self._msg_compressed = False
@@ -192,7 +193,7 @@ class Connection:
                     take = remaining
                 raw = self._frame_raw
                 if raw is not None:
-                    raw += memoryview(data)[pos : pos + take]
+                    raw.append(memoryview(data)[pos : pos + take])
                 else:
                     piece = memoryview(data)[pos : pos + take]
                     self._payload(apply_mask(piece, self._frame_mask, self._frame_offset))
@@ -202,7 +203,7 @@ class Connection:
                 if remaining == 0:
                     if raw is not None:
                         self._frame_raw = None
-                        self._keep(apply_mask(raw, self._frame_mask))
+                        self._keep(unmask_chunks(raw, self._frame_mask))
                     if self._frame_fin:
                         self._end_message()
                 continue
@@ -309,7 +310,7 @@ class Connection:
             self._frame_offset = 0
             self._frame_remaining = length
             if length and self._utf8 is None and not compressed:
-                self._frame_raw = bytearray()
+                self._frame_raw = []
             if length == 0:
                 self._payload(b"")
                 if fin:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["apply_mask"]
+__all__ = ["apply_mask", "unmask_chunks"]
 
 
 def _apply_mask_py(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 0) -> bytes:
@@ -30,9 +30,15 @@ def _apply_mask_py(data: bytes | bytearray | memoryview, mask: bytes, offset: in
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
+def _unmask_chunks_py(chunks: list[memoryview], mask: bytes) -> bytes:
+    """The chunks of one payload, concatenated and unmasked as a whole."""
+    return _apply_mask_py(b"".join(chunks), mask)
+
+
 apply_mask = _apply_mask_py
+unmask_chunks = _unmask_chunks_py
 if os.environ.get("LIVEWS_NO_SPEEDUPS", "") in ("", "0"):  # pragma: no cover - depends on the build
     try:
-        from ._speedups import apply_mask  # type: ignore[import-not-found,no-redef,unused-ignore]
+        from ._speedups import apply_mask, unmask_chunks  # type: ignore[import-not-found,no-redef,unused-ignore]
     except ImportError:
         pass

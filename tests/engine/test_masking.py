@@ -37,3 +37,22 @@ def test_apply_mask_accepts_memoryview_and_bytearray() -> None:
     mask = b"\x01\x02\x03\x04"
     assert masking.apply_mask(memoryview(b"\x00" * 4), mask) == mask
     assert masking.apply_mask(bytearray(4), mask) == mask
+
+
+@pytest.mark.parametrize("sizes", [[0], [1, 2, 3], [5, 70_000, 0, 99], [64] * 9, [3, 61, 4093, 8, 1]])
+def test_unmask_chunks_equals_unmasking_the_concatenation(sizes: list[int]) -> None:
+    data = os.urandom(sum(sizes))
+    mask = os.urandom(4)
+    view = memoryview(data)
+    chunks, pos = [], 0
+    for size in sizes:
+        chunks.append(view[pos : pos + size])
+        pos += size
+    expected = naive(data, mask, 0)
+    assert masking.unmask_chunks(chunks, mask) == expected
+    assert masking._unmask_chunks_py(chunks, mask) == expected
+
+
+def test_unmask_chunks_rejects_a_mask_that_is_not_4_bytes() -> None:
+    with pytest.raises(ValueError):
+        masking.unmask_chunks([b"abc"], b"\x01\x02\x03")
