@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import os
 import platform
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -64,8 +66,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pin_to_server_core() -> None:
+def _server_child_setup() -> None:
+    """In the forked child: pin to the server core, and die with the runner (PR_SET_PDEATHSIG)."""
     os.sched_setaffinity(0, {SERVER_CORE})
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _tail(path: Path, lines: int = 6) -> str:
@@ -90,7 +97,7 @@ async def _start(name: str, workload: Workload, log: Path, extra: list[str]) -> 
             stdin=subprocess.DEVNULL,
             cwd=_BENCH.parent,
             env=env,
-            preexec_fn=_pin_to_server_core,
+            preexec_fn=_server_child_setup,
         )
     server = _Server(name, port, proc, log)
     deadline = time.monotonic() + _READY_TIMEOUT
