@@ -32,23 +32,35 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
         opcode, data = Opcode.TEXT, message.encode("utf-8")
     else:
         opcode, data = Opcode.BINARY, bytes(message)
+    binary = opcode == Opcode.BINARY
     frames: dict[Hashable, bytes] = {}
+    last_key: Hashable = None
+    frame = b""
+    size = 0
     sent = 0
     for client in clients:
         conn = client._conn
         if conn is None or conn.state is not _OPEN:
             continue
-        if opcode == Opcode.BINARY and not getattr(conn, "supports_binary", True):
+        if binary and not getattr(conn, "supports_binary", True):
             continue  # legacy hixie-76 (issue 7): the draft has no binary frames
         # Without compression a connection frames as it always does (hixie-76 differs from plain RFC 6455).
         key = conn.framing_key if compress or conn.deflate is None else PLAIN_FRAMING
         if key is None:
             frame = conn.encode_message(opcode, data, compress=compress)
-        else:
+            size = len(frame)
+            last_key = None
+        elif key != last_key:
             cached = frames.get(key)
             if cached is None:
                 cached = frames[key] = conn.encode_message(opcode, data, compress=compress)
-            frame = cached
-        client._write_frame(frame)
+            frame, size, last_key = cached, len(cached), key
+        transport = client._transport
+        if client._batching or client._drain_waiter is not None or transport is None:  # type: ignore[attr-defined]
+            client._write_frame(frame)  # behind this client's pending output, or near its hard limit
+        else:
+            client.messages_out += 1
+            client.bytes_out += size
+            transport.write(frame)
         sent += 1
     return sent

@@ -90,8 +90,10 @@ async def test_broadcast_reaches_every_open_client_with_the_same_bytes() -> None
         await eventually(lambda: len(server.clients("/b")) == 5)
         frames: list[bytes] = []
         for client in server.clients("/b"):
-            original = client._write_frame  # type: ignore[attr-defined]
-            client._write_frame = lambda f, o=original: (frames.append(f), o(f))  # type: ignore[attr-defined]
+            transport = client._transport
+            assert transport is not None
+            original = transport.write
+            transport.write = lambda f, o=original: (frames.append(f), o(f))  # type: ignore[method-assign]
         assert broadcast(server.clients("/b"), "to all") == 5
         assert len({id(f) for f in frames}) == 1  # encoded once, the same object written to all
         for ws in sockets:
