@@ -56,7 +56,7 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
                 cached = frames[key] = conn.encode_message(opcode, data, compress=compress)
             frame, size, last_key = cached, len(cached), key
         transport = client._transport
-        if client._batching or client._drain_waiter is not None or transport is None:  # type: ignore[attr-defined]
+        if client._batching or client._drain_waiter is not None or transport is None:
             client._write_frame(frame)  # behind this client's pending output, or near its hard limit
         else:
             client.messages_out += 1
