@@ -191,11 +191,11 @@ class Connection:
                     return pos
                 if take > remaining:
                     take = remaining
+                piece = memoryview(data)[pos : pos + take]
                 raw = self._frame_raw
                 if raw is not None:
-                    raw.append(memoryview(data)[pos : pos + take])
+                    raw.append(piece)
                 else:
-                    piece = memoryview(data)[pos : pos + take]
                     self._payload(apply_mask(piece, self._frame_mask, self._frame_offset))
                 pos += take
                 self._frame_offset += take

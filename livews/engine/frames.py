@@ -18,13 +18,7 @@ _pack_long = struct.Struct("!BBQ").pack
 
 def encode_frame(opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
     """One unmasked frame as bytes, header and payload together."""
-    b0 = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
-    n = len(payload)
-    if n < 126:
-        return bytes((b0, n)) + payload
-    if n < 0x10000:
-        return _pack_short(b0, 126, n) + payload
-    return _pack_long(b0, 127, n) + payload
+    return encode_header(opcode, len(payload), fin, rsv1) + payload
 
 
 def encode_header(opcode: int, length: int, fin: bool = True, rsv1: bool = False) -> bytes:

@@ -144,12 +144,13 @@ class Client:
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
-        check_close(code, reason)
         conn = self._conn
-        if conn is not None and conn.state is State.OPEN:
-            conn.send_close(code, reason)
-            self._flush()
-            self._closing_started()
+        if conn is None or conn.state is not State.OPEN:
+            check_close(code, reason)  # refused the same way when there is nothing left to close
+            return
+        conn.send_close(code, reason)  # validates code and reason
+        self._flush()
+        self._closing_started()
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark (returns at once if it is).
