@@ -1,8 +1,11 @@
 /* Compiled unmasking for livews.engine.masking (RFC 6455 §5.3).
  *
- * One function, apply_mask(data, mask, offset=0) -> bytes, with exactly the behaviour of the pure-Python
- * _apply_mask_py: data is any bytes-like object, mask is 4 bytes, offset is how many payload bytes came
- * before this chunk (only offset mod 4 matters). This module knows nothing about frames or connections.
+ * apply_mask(data, mask, offset=0) -> bytes has exactly the behaviour of the pure-Python _apply_mask_py:
+ * data is any bytes-like object, mask is 4 bytes, offset is how many payload bytes came before this chunk
+ * (only offset mod 4 matters). unmask_chunks unmasks a payload that arrived in pieces into one bytes.
+ * PayloadBuffer is a bytes object that a reader fills in place (recv_into) and that is unmasked in place,
+ * so a large payload goes from the socket into the message it becomes with no buffer in between. This
+ * module knows nothing about frames or connections.
  *
  * The XOR runs on 16 (SSE2) or 32 (AVX2, chosen at run time) bytes at a time on x86-64, otherwise 8 bytes
  * at a time with a 64-bit key. Every multi-byte load and store goes through memcpy or an unaligned
@@ -329,6 +332,254 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ PayloadBuffer */
+
+/* A bytes object of a known size, filled front to back by a reader and unmasked in place as it fills.
+ *
+ * The buffer protocol exports the part not filled yet, writable, so socket.recv_into() writes straight into
+ * the bytes that become the message. The bytes is private until take(), which needs it full and hands it
+ * over; nothing can reach it before. Allocation does not touch the memory, so a peer that declares a large
+ * frame and sends little costs little resident memory. A view that outlives take() keeps the memory alive
+ * (it must not be written to any more; drivers write only between getting a view and reporting its bytes).
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *bytes;    /* the payload being filled; NULL once taken */
+    PyObject *keep;     /* the taken bytes, while views exported before take() are alive */
+    Py_ssize_t size;
+    Py_ssize_t filled;
+    Py_ssize_t exports;
+    unsigned char key[4];
+} PayloadBuffer;
+
+/* XOR n bytes at dst (from src) with the key, src being `start` bytes into the payload. */
+static void
+_unmask_at(const PayloadBuffer *self, unsigned char *dst, const unsigned char *src, Py_ssize_t start,
+           Py_ssize_t n)
+{
+    unsigned char key8[8];
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        key8[i] = self->key[(start + i) & 3];
+    }
+    if (n >= _SIMD_MIN) {
+        _xor_impl(dst, src, n, key8);
+    }
+    else if (n > 0) {
+        _xor_portable(dst, src, n, key8);
+    }
+}
+
+static int
+_payload_check_open(const PayloadBuffer *self)
+{
+    if (self->bytes == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the payload was already taken");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+PayloadBuffer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"size", "mask", NULL};
+    Py_ssize_t size;
+    Py_buffer mask;
+    PayloadBuffer *self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ny*:PayloadBuffer", names, &size, &mask)) {
+        return NULL;
+    }
+    if (mask.len != 4) {
+        PyErr_Format(PyExc_ValueError, "mask must be 4 bytes, got %zd", mask.len);
+        PyBuffer_Release(&mask);
+        return NULL;
+    }
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        PyBuffer_Release(&mask);
+        return NULL;
+    }
+    self = (PayloadBuffer *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        PyBuffer_Release(&mask);
+        return NULL;
+    }
+    memcpy(self->key, mask.buf, 4);
+    PyBuffer_Release(&mask);
+    self->size = size;
+    self->bytes = PyBytes_FromStringAndSize(NULL, size);
+    if (self->bytes == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void
+PayloadBuffer_dealloc(PayloadBuffer *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+
+    Py_CLEAR(self->bytes);
+    Py_CLEAR(self->keep);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int
+PayloadBuffer_getbuffer(PayloadBuffer *self, Py_buffer *view, int flags)
+{
+    if (self->bytes == NULL) {
+        PyErr_SetString(PyExc_BufferError, "the payload was already taken");
+        view->obj = NULL;
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, PyBytes_AS_STRING(self->bytes) + self->filled,
+                          self->size - self->filled, 0, flags) < 0) {
+        return -1;
+    }
+    self->exports++;
+    return 0;
+}
+
+static void
+PayloadBuffer_releasebuffer(PayloadBuffer *self, Py_buffer *view)
+{
+    (void)view;
+    if (--self->exports == 0) {
+        Py_CLEAR(self->keep);
+    }
+}
+
+PyDoc_STRVAR(PayloadBuffer_advance_doc,
+"advance(n)\n"
+"\n"
+"The next n bytes of the writable view were filled in place: unmask them and move past them.");
+
+static PyObject *
+PayloadBuffer_advance(PayloadBuffer *self, PyObject *arg)
+{
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    unsigned char *p;
+
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (_payload_check_open(self) < 0) {
+        return NULL;
+    }
+    if (n < 0 || n > self->size - self->filled) {
+        PyErr_Format(PyExc_ValueError, "advance(%zd) outside the %zd bytes still to fill", n,
+                     self->size - self->filled);
+        return NULL;
+    }
+    p = (unsigned char *)PyBytes_AS_STRING(self->bytes) + self->filled;
+    _unmask_at(self, p, p, self->filled, n);
+    self->filled += n;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(PayloadBuffer_write_doc,
+"write(data)\n"
+"\n"
+"Unmask the bytes-like data into the next bytes of the payload (data read before the view was used).");
+
+static PyObject *
+PayloadBuffer_write(PayloadBuffer *self, PyObject *arg)
+{
+    Py_buffer data;
+
+    if (_payload_check_open(self) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (data.len > self->size - self->filled) {
+        PyErr_Format(PyExc_ValueError, "write of %zd bytes where %zd are still to fill", data.len,
+                     self->size - self->filled);
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    _unmask_at(self, (unsigned char *)PyBytes_AS_STRING(self->bytes) + self->filled,
+               (const unsigned char *)data.buf, self->filled, data.len);
+    self->filled += data.len;
+    PyBuffer_Release(&data);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(PayloadBuffer_take_doc,
+"take() -> bytes\n"
+"\n"
+"The full, unmasked payload; the buffer exports nothing afterwards.");
+
+static PyObject *
+PayloadBuffer_take(PayloadBuffer *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *result;
+
+    if (_payload_check_open(self) < 0) {
+        return NULL;
+    }
+    if (self->filled != self->size) {
+        PyErr_Format(PyExc_ValueError, "take() with %zd of %zd bytes filled", self->filled, self->size);
+        return NULL;
+    }
+    result = self->bytes;
+    self->bytes = NULL;
+    if (self->exports > 0) {
+        Py_INCREF(result);
+        self->keep = result;
+    }
+    return result;
+}
+
+static PyObject *
+PayloadBuffer_remaining(PayloadBuffer *self, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSsize_t(self->bytes == NULL ? 0 : self->size - self->filled);
+}
+
+static PyMethodDef PayloadBuffer_methods[] = {
+    {"advance", (PyCFunction)PayloadBuffer_advance, METH_O, PayloadBuffer_advance_doc},
+    {"write", (PyCFunction)PayloadBuffer_write, METH_O, PayloadBuffer_write_doc},
+    {"take", (PyCFunction)PayloadBuffer_take, METH_NOARGS, PayloadBuffer_take_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef PayloadBuffer_getset[] = {
+    {"remaining", (getter)PayloadBuffer_remaining, NULL, "Bytes still to fill (0 once taken).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(PayloadBuffer_doc,
+"PayloadBuffer(size, mask)\n"
+"\n"
+"A bytes of size bytes filled in place through its writable buffer (the part not filled yet) or write(),\n"
+"unmasked with the 4-byte mask as it fills, and handed over whole by take().");
+
+static PyType_Slot PayloadBuffer_slots[] = {
+    {Py_tp_new, (void *)PayloadBuffer_new},
+    {Py_tp_dealloc, (void *)PayloadBuffer_dealloc},
+    {Py_tp_methods, (void *)PayloadBuffer_methods},
+    {Py_tp_getset, (void *)PayloadBuffer_getset},
+    {Py_tp_doc, (void *)PayloadBuffer_doc},
+    {Py_bf_getbuffer, (void *)PayloadBuffer_getbuffer},
+    {Py_bf_releasebuffer, (void *)PayloadBuffer_releasebuffer},
+    {0, NULL},
+};
+
+static PyType_Spec PayloadBuffer_spec = {
+    "livews.engine._speedups.PayloadBuffer",
+    sizeof(PayloadBuffer),
+    0,
+    Py_TPFLAGS_DEFAULT,
+    PayloadBuffer_slots,
+};
+
 static PyMethodDef _speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL | METH_KEYWORDS, apply_mask_doc},
     {"unmask_chunks", (PyCFunction)(void (*)(void))unmask_chunks, METH_FASTCALL, unmask_chunks_doc},
@@ -338,7 +589,15 @@ static PyMethodDef _speedups_methods[] = {
 static int
 _speedups_exec(PyObject *module)
 {
-    (void)module;
+    PyObject *type = PyType_FromModuleAndSpec(module, &PayloadBuffer_spec, NULL);
+
+    if (type == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObject(module, "PayloadBuffer", type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
 #ifdef _LIVEWS_SSE2
     _xor_impl = _xor_sse2;
 #endif

@@ -166,3 +166,80 @@ def test_masking_and_conformance_suites_pass_on_the_forced_pure_path() -> None:
         ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/engine/test_masking.py", "tests/conformance"]
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+# PayloadBuffer: a bytes filled in place (recv_into) and unmasked as it fills ------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_payload_buffer_filled_in_random_pieces_equals_unmasking_the_whole(
+    speedups: ModuleType, seed: int
+) -> None:
+    rng = random.Random(seed)
+    payload = rng.randbytes(rng.choice((1, 63, 64, 65, 4097, 200_000)))
+    mask = rng.randbytes(4)
+    masked = masking._apply_mask_py(payload, mask)
+    buf = speedups.PayloadBuffer(len(masked), mask)
+    pos = 0
+    while pos < len(masked):
+        n = min(rng.choice((1, 3, 64, 1000, 70_000)), len(masked) - pos)
+        if rng.random() < 0.5:
+            buf.write(memoryview(masked)[pos : pos + n])
+        else:
+            with memoryview(buf) as view:
+                assert len(view) == len(masked) - pos and not view.readonly
+                view[:n] = masked[pos : pos + n]
+            buf.advance(n)
+        pos += n
+        assert buf.remaining == len(masked) - pos
+    got = buf.take()
+    assert type(got) is bytes
+    assert got == payload
+
+
+def test_payload_buffer_refuses_what_would_break_it(speedups: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        speedups.PayloadBuffer(10, b"abc")
+    with pytest.raises(ValueError):
+        speedups.PayloadBuffer(-1, b"abcd")
+    buf = speedups.PayloadBuffer(4, b"\x00\x00\x00\x00")
+    with pytest.raises(ValueError):
+        buf.take()  # not full yet
+    with pytest.raises(ValueError):
+        buf.write(b"12345")  # longer than what is left
+    with pytest.raises(ValueError):
+        buf.advance(5)
+    with pytest.raises(ValueError):
+        buf.advance(-1)
+    buf.write(b"1234")
+    assert buf.take() == b"1234"
+    assert buf.remaining == 0
+    with pytest.raises(ValueError):
+        buf.take()  # already handed over
+    with pytest.raises(BufferError):
+        memoryview(buf)  # nothing to write into any more
+    with pytest.raises(ValueError):
+        buf.write(b"")
+
+
+def test_a_view_that_outlives_take_keeps_the_memory_alive(speedups: ModuleType) -> None:
+    buf = speedups.PayloadBuffer(3, b"\x00\x00\x00\x00")
+    view = memoryview(buf)
+    view[:] = b"abc"
+    buf.advance(3)
+    got = buf.take()
+    del got, buf  # the view still points into the bytes; it must not dangle
+    assert bytes(view) == b"abc"
+    view.release()
+
+
+def test_making_a_payload_buffer_touches_none_of_its_memory(speedups: ModuleType) -> None:
+    """A peer that declares a 16 MiB frame and sends a few bytes must not make 16 MiB resident."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    buf = speedups.PayloadBuffer(16 * 1024 * 1024, b"abcd")
+    buf.write(b"x" * 100)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 64, faults  # a zero-filled 16 MiB buffer would fault in 4096 pages
+    del buf
