@@ -3,6 +3,12 @@
 Bytes go in with ``receive_data``/``receive_eof``; events come out of ``events_received``; bytes to write come
 out of ``data_to_send``. The driver (our asyncio protocol, or a test) owns the socket and the clocks.
 
+A driver that can read into a buffer it is given (``recv_into``) may first ask ``receive_buffer()``: while
+the payload of a large binary frame is arriving it is a writable view of the bytes that become the message,
+and ``receive_buffer_updated(n)`` reports what was read into it. Otherwise it is None and the driver reads
+into its own buffer and calls ``receive_data``. Either way the connection sees the same bytes in the same
+order.
+
 Frames are parsed in RFC order as bytes arrive. A data frame's payload is unmasked, inflated and UTF-8-checked
 chunk by chunk, so a limit or an invalid byte fails the connection at the earliest frame, even the first chunk
 of a frame, where the fault can be known. A frame that is complete in the input takes one flat fast path.
@@ -19,7 +25,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Hashable
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
@@ -33,7 +39,7 @@ from .events import (
 )
 from .frames import encode_close_payload, encode_frame, encode_header, fragment
 from .limits import Limits
-from .masking import apply_mask, unmask_chunks
+from .masking import PayloadBuffer, apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
 
 if TYPE_CHECKING:
@@ -70,6 +76,7 @@ class Connection:
 
     __slots__ = (
         "_events",
+        "_frame_dest",
         "_frame_fin",
         "_frame_mask",
         "_frame_offset",
@@ -128,6 +135,9 @@ class Connection:
         #: Masked pieces of a binary uncompressed frame, as views of the received bytes: nothing needs
         #: checking on the way, so the frame is unmasked once, into the message, with no copy before.
         self._frame_raw: list[memoryview] | None = None
+        #: With the accelerator, a large binary uncompressed frame is unmasked straight into the bytes it
+        #: becomes, which the driver may also read into (``receive_buffer``).
+        self._frame_dest: Any = None
         # The data message being assembled (opcode 0: none).
         self._msg_opcode = 0
         self._msg_compressed = False
@@ -163,6 +173,28 @@ class Connection:
             return
         self._finish(CloseCode.ABNORMAL, "", by_peer=True)
 
+    def receive_buffer(self) -> memoryview | None:
+        """Where the driver may read the next bytes into, if a large payload is arriving; else None.
+
+        The view covers exactly the rest of the frame's payload, so nothing past the frame lands in it. It is
+        valid until the next call on this connection; report what was read with ``receive_buffer_updated``.
+        """
+        dest = self._frame_dest
+        if dest is None or self.state is State.CLOSED or self._pending_failure is not None:
+            return None
+        return memoryview(dest)
+
+    def receive_buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were read into the view from ``receive_buffer`` (and nowhere else)."""
+        dest = self._frame_dest
+        if dest is None:
+            raise RuntimeError("receive_buffer_updated without a receive buffer")
+        dest.advance(nbytes)
+        self._frame_offset += nbytes
+        self._frame_remaining -= nbytes
+        if not self._frame_remaining:
+            self._frame_done()
+
     def events_received(self) -> list[Event]:
         """Events produced since the last call, oldest first; call again until it returns ``[]``."""
         events = self._events
@@ -192,20 +224,17 @@ class Connection:
                 if take > remaining:
                     take = remaining
                 piece = memoryview(data)[pos : pos + take]
-                raw = self._frame_raw
-                if raw is not None:
-                    raw.append(piece)
+                if self._frame_dest is not None:
+                    self._frame_dest.write(piece)
+                elif self._frame_raw is not None:
+                    self._frame_raw.append(piece)
                 else:
                     self._payload(apply_mask(piece, self._frame_mask, self._frame_offset))
                 pos += take
                 self._frame_offset += take
                 self._frame_remaining = remaining = remaining - take
                 if remaining == 0:
-                    if raw is not None:
-                        self._frame_raw = None
-                        self._keep(unmask_chunks(raw, self._frame_mask))
-                    if self._frame_fin:
-                        self._end_message()
+                    self._frame_done()
                 continue
 
             # RFC 6455 §5.2: the first two bytes say enough to reject most bad frames at once.
@@ -310,11 +339,27 @@ class Connection:
             self._frame_offset = 0
             self._frame_remaining = length
             if length and self._utf8 is None and not compressed:
-                self._frame_raw = []
+                if length >= _LARGE and PayloadBuffer is not None:
+                    self._frame_dest = PayloadBuffer(length, mask)
+                else:
+                    self._frame_raw = []
             if length == 0:
                 self._payload(b"")
                 if fin:
                     self._end_message()
+
+    def _frame_done(self) -> None:
+        """The current data frame's payload is all in."""
+        dest = self._frame_dest
+        if dest is not None:
+            self._frame_dest = None
+            self._keep(dest.take())
+        elif self._frame_raw is not None:
+            raw = self._frame_raw
+            self._frame_raw = None
+            self._keep(unmask_chunks(raw, self._frame_mask))
+        if self._frame_fin:
+            self._end_message()
 
     def _payload(self, chunk: bytes) -> None:
         """One unmasked piece of the current data message: inflate, check, keep."""
@@ -467,6 +512,7 @@ class Connection:
         self._in = b""
         self._frame_remaining = 0
         self._frame_raw = None
+        self._frame_dest = None
         self._msg_parts = []
         self._events.append(CloseReceived(code, reason, by_peer))
 

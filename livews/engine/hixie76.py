@@ -340,6 +340,14 @@ class Hixie76Connection:
         except WebSocketError as exc:
             self.fail(exc.close_code, exc.reason)
 
+    def receive_buffer(self) -> None:
+        """Never a buffer to read into: draft-76 frames are text, and text is checked as it comes."""
+        return None
+
+    def receive_buffer_updated(self, nbytes: int) -> None:
+        """Never valid, as ``receive_buffer`` offers nothing (``Connection`` raises the same without one)."""
+        raise RuntimeError("receive_buffer_updated without a receive buffer")
+
     def receive_eof(self) -> None:
         """The peer closed TCP without the closing frame: 1006, as in RFC 6455 §7.1.5."""
         if self.state is State.CLOSED:

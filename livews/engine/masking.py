@@ -7,13 +7,20 @@ when a C compiler is present) replaces ``apply_mask`` when it is importable, unl
 ``LIVEWS_NO_SPEEDUPS`` is set to a non-empty value other than ``0`` at import time, so one test run can check
 the pure path too. Both paths accept any bytes-like ``data`` and raise ValueError for a mask that is not
 4 bytes.
+
+``PayloadBuffer`` exists only in the accelerator (it is None on the pure path): a bytes object that a reader
+fills in place, through its writable buffer, and that unmasks itself as it fills. It lets a large payload go
+from the socket into the message it becomes without a buffer in between. Python cannot make a bytes object
+without initialising it, and a zero-filled buffer would make a peer's declared length resident at once, so
+the pure path keeps copying from the driver's read buffer instead.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-__all__ = ["apply_mask", "unmask_chunks"]
+__all__ = ["PayloadBuffer", "apply_mask", "unmask_chunks"]
 
 
 def _apply_mask_py(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 0) -> bytes:
@@ -37,8 +44,13 @@ def _unmask_chunks_py(chunks: list[memoryview], mask: bytes) -> bytes:
 
 apply_mask = _apply_mask_py
 unmask_chunks = _unmask_chunks_py
+PayloadBuffer: Any = None
 if os.environ.get("LIVEWS_NO_SPEEDUPS", "") in ("", "0"):  # pragma: no cover - depends on the build
     try:
-        from ._speedups import apply_mask, unmask_chunks  # type: ignore[import-not-found,no-redef,unused-ignore]
+        from ._speedups import (  # type: ignore[import-not-found,no-redef,unused-ignore]
+            PayloadBuffer,
+            apply_mask,
+            unmask_chunks,
+        )
     except ImportError:
         pass
