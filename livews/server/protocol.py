@@ -1,8 +1,9 @@
 """The asyncio side of one connection: handshake, feeding the engine, dispatching events, writing, timers.
 
-One object per connection (it is also the ``Client`` users see), built on ``asyncio.Protocol`` callbacks
-rather than streams: the hot path is ``data_received`` -> engine -> handler method -> ``transport.write``,
-with no task, queue or future in between unless a handler method is ``async``.
+One object per connection (it is also the ``Client`` users see), built on ``asyncio.BufferedProtocol``
+callbacks rather than streams: the hot path is ``buffer_updated`` -> engine -> handler method ->
+``transport.write``, with no task, queue or future in between unless a handler method is ``async``. Reads go
+into the server's read buffer, or, while a large payload arrives, straight into the message it becomes.
 
 Events reach the handler through ``Dispatcher`` (``dispatch.py``): in order, plain methods inline, async ones
 in a per-connection task, errors isolated with 1011, ``on_close`` exactly once and last.
@@ -32,7 +33,7 @@ __all__ = ["ServerProtocol"]
 _log = logging.getLogger("livews.server")
 
 
-class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
+class ServerProtocol(Dispatcher, Client, asyncio.BufferedProtocol):
     """One connection, from the first byte of its handshake to ``connection_lost``."""
 
     def __init__(self, server: Server) -> None:
@@ -48,6 +49,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._queue = None
         self._task = None
         self._reading_paused = False
+        self._reading_direct = False  # the last get_buffer() was the engine's (a large payload's) view
         self._closed_reported = False
         self._failed = False
         self._batching = False
@@ -72,6 +74,28 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         transport.set_write_buffer_limits(high=server.write_limit, low=server.write_limit // 4)
         self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        conn = self._conn
+        if conn is not None:
+            view = conn.receive_buffer()
+            if view is not None:
+                self._reading_direct = True
+                return view
+        self._reading_direct = False
+        return self.server._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._reading_direct:
+            # Straight into a large payload: no copy, and the engine unmasks it where it landed.
+            self._reading_direct = False
+            conn = self._conn
+            assert conn is not None
+            self.bytes_in += nbytes
+            conn.receive_buffer_updated(nbytes)
+            self._received(conn)
+        else:
+            self.data_received(self.server._read_buffer[:nbytes].tobytes())
+
     def data_received(self, data: bytes) -> None:
         conn = self._conn
         if conn is None:
@@ -79,6 +103,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             return
         self.bytes_in += len(data)
         conn.receive_data(data)
+        self._received(conn)
+
+    def _received(self, conn: Connection) -> None:
+        """Dispatch what the engine made of the bytes just read, then write what that produced."""
         events = conn.events_received()
         if events:
             # What handlers send while this read is dispatched goes out in one write at the end.

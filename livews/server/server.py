@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.limits import Limits
 from ..resource import Resource, Resources, ResourceTable
+from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .keepalive import keepalive
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["Server", "serve"]
 
 _log = logging.getLogger("livews.server")
+#: Bytes one read may take (asyncio's own default read size).
+_READ_SIZE = 256 * 1024
 
 
 class Server:
@@ -49,6 +52,8 @@ class Server:
     legacy_hixie76: also accept clients of the pre-RFC draft hixie-76 / hybi-00 (``client.version == 0``):
         text only (``send_binary`` raises ``TypeError``, binary broadcasts skip them), no ping. Off by
         default; when off, such a client gets the normal 426 and the draft's code is never imported.
+    tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
+        messages do not page-fault their memory in each time; process-wide, so ``False`` opts out.
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class Server:
         legacy_hixie76: bool = False,
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
+        tune_allocator: bool = True,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -83,6 +89,7 @@ class Server:
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
+        self.tune_allocator = tune_allocator
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
@@ -94,6 +101,10 @@ class Server:
         self._stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        #: Where every connection of this server reads into, unless the engine offers the bytes of a large
+        #: payload to read into (``Connection.receive_buffer``). The loop fills and empties it in one
+        #: callback, so connections never see each other's bytes in it.
+        self._read_buffer = memoryview(bytearray(_READ_SIZE))
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------------------------ lifecycle
@@ -101,6 +112,8 @@ class Server:
     async def start(self) -> Server:
         """Start listening; returns once the socket is bound."""
         self.loop = asyncio.get_running_loop()
+        if self.tune_allocator:
+            keep_freed_memory()
         self._server = await self.loop.create_server(
             lambda: ServerProtocol(self),
             self.host,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 
+import pytest
 from websockets.asyncio.client import connect
 
 from livews import Handler, Resource
+from livews.engine import Connection, masking
 from tests.server.support import eventually, serving, url
 from tests.wire import MASK, server_frames
 
@@ -49,6 +52,38 @@ async def test_a_large_message_is_echoed_whole() -> None:
     ):
         await ws.send(payload)
         assert await ws.recv() == payload
+
+
+async def test_large_frames_are_read_straight_into_their_messages_and_echoed_intact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the accelerator, a large payload is read into the message it becomes (``receive_buffer``)."""
+    reads: list[int] = []
+    updated = Connection.receive_buffer_updated
+
+    def counting(self: Connection, nbytes: int) -> None:
+        reads.append(nbytes)
+        updated(self, nbytes)
+
+    monkeypatch.setattr(Connection, "receive_buffer_updated", counting)
+    rng = random.Random(5)
+    whole = rng.randbytes(3 * 1024 * 1024 + 5)
+    parts = [rng.randbytes(200_000), rng.randbytes(100), rng.randbytes(70_000)]
+    async with (
+        serving(Resource("/echo", Echo)) as server,
+        connect(url(server, "/echo"), max_size=None, compression=None) as ws,
+    ):
+        await ws.send(whole)
+        await ws.send(parts)  # one message in three frames
+        await ws.ping(b"between")
+        await ws.send("text after")
+        assert await ws.recv() == whole
+        assert await ws.recv() == b"".join(parts)
+        assert await ws.recv() == "text after"
+    if masking.PayloadBuffer is not None:
+        assert sum(reads) > 2 * 1024 * 1024  # most of the big payload skipped the read buffer
+    else:
+        assert reads == []  # the pure path has no buffer to offer
 
 
 async def test_a_fragmented_client_message_is_reassembled() -> None:
