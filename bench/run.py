@@ -35,7 +35,7 @@ from workloads import FULL, QUICK, ROWS, WORKLOADS, Params, Target, Workload
 
 __all__ = ["IMPLEMENTATIONS", "main"]
 
-IMPLEMENTATIONS = ("livews", "websockets", "aiohttp", "picows")
+IMPLEMENTATIONS = ("livews", "websockets", "aiohttp", "picows", "floor")
 HOST = "127.0.0.1"
 SERVER_CORE = 1
 GEN_CORE = 0
