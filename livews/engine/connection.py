@@ -135,8 +135,8 @@ class Connection:
         #: Masked pieces of a binary uncompressed frame, as views of the received bytes: nothing needs
         #: checking on the way, so the frame is unmasked once, into the message, with no copy before.
         self._frame_raw: list[memoryview] | None = None
-        #: With the accelerator, a large binary uncompressed frame is unmasked straight into the bytes it
-        #: becomes, which the driver may also read into (``receive_buffer``).
+        #: Once the driver asks for ``receive_buffer`` (and the accelerator exists), a large binary
+        #: uncompressed frame is read and unmasked straight into the bytes it becomes.
         self._frame_dest: Any = None
         # The data message being assembled (opcode 0: none).
         self._msg_opcode = 0
@@ -178,10 +178,24 @@ class Connection:
 
         The view covers exactly the rest of the frame's payload, so nothing past the frame lands in it. It is
         valid until the next call on this connection; report what was read with ``receive_buffer_updated``.
+        The message's bytes are allocated on the first call for a frame, so a driver that never asks keeps
+        the path that unmasks a frame once it is complete.
         """
         dest = self._frame_dest
-        if dest is None or self.state is State.CLOSED or self._pending_failure is not None:
+        raw = self._frame_raw
+        if dest is None and raw is None:
+            return None  # the common case, checked first: no binary payload is arriving
+        if self.state is State.CLOSED or self._pending_failure is not None:
             return None
+        if dest is None:
+            size = self._frame_offset + self._frame_remaining
+            if raw is None or size < _LARGE or PayloadBuffer is None:
+                return None
+            dest = PayloadBuffer(size, self._frame_mask)
+            for piece in raw:
+                dest.write(piece)
+            self._frame_raw = None
+            self._frame_dest = dest
         return memoryview(dest)
 
     def receive_buffer_updated(self, nbytes: int) -> None:
@@ -339,10 +353,7 @@ class Connection:
             self._frame_offset = 0
             self._frame_remaining = length
             if length and self._utf8 is None and not compressed:
-                if length >= _LARGE and PayloadBuffer is not None:
-                    self._frame_dest = PayloadBuffer(length, mask)
-                else:
-                    self._frame_raw = []
+                self._frame_raw = []
             if length == 0:
                 self._payload(b"")
                 if fin:
