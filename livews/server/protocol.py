@@ -1,9 +1,13 @@
 """The asyncio side of one connection: handshake, feeding the engine, dispatching events, writing, timers.
 
-One object per connection (it is also the ``Client`` users see), built on ``asyncio.BufferedProtocol``
-callbacks rather than streams: the hot path is ``buffer_updated`` -> engine -> handler method ->
-``transport.write``, with no task, queue or future in between unless a handler method is ``async``. Reads go
-into the server's read buffer, or, while a large payload arrives, straight into the message it becomes.
+One object per connection (it is also the ``Client`` users see), built on ``asyncio.Protocol`` callbacks
+rather than streams: the hot path is ``data_received`` -> engine -> handler method -> ``transport.write``,
+with no task, queue or future in between unless a handler method is ``async``.
+
+``DirectReadProtocol`` reads with ``recv_into`` instead (``asyncio.BufferedProtocol``): into the server's read
+buffer, or, while a large binary payload arrives, straight into the bytes it becomes. The server uses it when
+freed memory is kept for reuse (``allocator``); otherwise each message's memory is fresh, and faulting it in
+during the reads measured slower than letting asyncio allocate read buffers as it does.
 
 Events reach the handler through ``Dispatcher`` (``dispatch.py``): in order, plain methods inline, async ones
 in a per-connection task, errors isolated with 1011, ``on_close`` exactly once and last.
@@ -28,13 +32,54 @@ if TYPE_CHECKING:
     from ..resource import Resource
     from .server import Server
 
-__all__ = ["ServerProtocol"]
+__all__ = ["DirectReadProtocol", "ServerProtocol"]
 
 _log = logging.getLogger("livews.server")
 
 
-class ServerProtocol(Dispatcher, Client, asyncio.BufferedProtocol):
+class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     """One connection, from the first byte of its handshake to ``connection_lost``."""
+
+    # Every attribute the server sets lives in a slot: with more than 30 of them an instance dict would stop
+    # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
+    # slots), empty unless a user puts attributes of their own on a client.
+    __slots__ = (
+        "_batching",
+        "_closed_reported",
+        "_conn",
+        "_drain_waiter",
+        "_failed",
+        "_head",
+        "_last_ping_at",
+        "_lost",
+        "_max_write_buffer",
+        "_ping_payload",
+        "_ping_sent_at",
+        "_queue",
+        "_reading_paused",
+        "_task",
+        "_timer",
+        "_transport",
+        "bytes_in",
+        "bytes_out",
+        "close_code",
+        "close_reason",
+        "connected_at",
+        "handler",
+        "headers",
+        "host",
+        "id",
+        "latency",
+        "messages_in",
+        "messages_out",
+        "path",
+        "port",
+        "query_string",
+        "resource",
+        "server",
+        "subprotocol",
+        "version",
+    )
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -49,7 +94,6 @@ class ServerProtocol(Dispatcher, Client, asyncio.BufferedProtocol):
         self._queue = None
         self._task = None
         self._reading_paused = False
-        self._reading_direct = False  # the last get_buffer() was the engine's (a large payload's) view
         self._closed_reported = False
         self._failed = False
         self._batching = False
@@ -73,28 +117,6 @@ class ServerProtocol(Dispatcher, Client, asyncio.BufferedProtocol):
         server._protocols.add(self)
         transport.set_write_buffer_limits(high=server.write_limit, low=server.write_limit // 4)
         self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        conn = self._conn
-        if conn is not None:
-            view = conn.receive_buffer()
-            if view is not None:
-                self._reading_direct = True
-                return view
-        self._reading_direct = False
-        return self.server._read_buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        if self._reading_direct:
-            # Straight into a large payload: no copy, and the engine unmasks it where it landed.
-            self._reading_direct = False
-            conn = self._conn
-            assert conn is not None
-            self.bytes_in += nbytes
-            conn.receive_buffer_updated(nbytes)
-            self._received(conn)
-        else:
-            self.data_received(self.server._read_buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         conn = self._conn
@@ -372,3 +394,35 @@ class ServerProtocol(Dispatcher, Client, asyncio.BufferedProtocol):
             self.latency = time.monotonic() - self._ping_sent_at
             self._ping_sent_at = None
         Dispatcher._pong(self, payload)
+
+
+class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
+    """``ServerProtocol`` reading with ``recv_into``: large payloads land in the message they become."""
+
+    __slots__ = ("_reading_direct",)
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self._reading_direct = False  # the last get_buffer() was the engine's view of a large payload
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        conn = self._conn
+        if conn is not None:
+            view = conn.receive_buffer()
+            if view is not None:
+                self._reading_direct = True
+                return view
+        self._reading_direct = False
+        return self.server._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._reading_direct:
+            # Straight into a large payload: no copy, and the engine unmasks it where it landed.
+            self._reading_direct = False
+            conn = self._conn
+            assert conn is not None
+            self.bytes_in += nbytes
+            conn.receive_buffer_updated(nbytes)
+            self._received(conn)
+        else:
+            self.data_received(self.server._read_buffer[:nbytes].tobytes())

@@ -20,7 +20,7 @@ from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .keepalive import keepalive
-from .protocol import ServerProtocol
+from .protocol import DirectReadProtocol, ServerProtocol
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -53,7 +53,8 @@ class Server:
         text only (``send_binary`` raises ``TypeError``, binary broadcasts skip them), no ping. Off by
         default; when off, such a client gets the normal 426 and the draft's code is never imported.
     tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
-        messages do not page-fault their memory in each time; process-wide, so ``False`` opts out.
+        messages do not page-fault their memory in each time, and then read large payloads straight into
+        their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
     """
 
     def __init__(
@@ -101,10 +102,10 @@ class Server:
         self._stopped = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
-        #: Where every connection of this server reads into, unless the engine offers the bytes of a large
-        #: payload to read into (``Connection.receive_buffer``). The loop fills and empties it in one
-        #: callback, so connections never see each other's bytes in it.
-        self._read_buffer = memoryview(bytearray(_READ_SIZE))
+        #: With ``DirectReadProtocol``, where every connection of this server reads into, unless the engine
+        #: offers the bytes of a large payload (``Connection.receive_buffer``). The loop fills and empties it
+        #: in one callback, so connections never see each other's bytes in it.
+        self._read_buffer = memoryview(b"")
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------------------------ lifecycle
@@ -112,10 +113,12 @@ class Server:
     async def start(self) -> Server:
         """Start listening; returns once the socket is bound."""
         self.loop = asyncio.get_running_loop()
-        if self.tune_allocator:
-            keep_freed_memory()
+        protocol = ServerProtocol
+        if self.tune_allocator and keep_freed_memory():
+            protocol = DirectReadProtocol
+            self._read_buffer = memoryview(bytearray(_READ_SIZE))
         self._server = await self.loop.create_server(
-            lambda: ServerProtocol(self),
+            lambda: protocol(self),
             self.host,
             self._requested_port,
             ssl=self.ssl,
