@@ -181,21 +181,20 @@ class Connection:
         The message's bytes are allocated on the first call for a frame, so a driver that never asks keeps
         the path that unmasks a frame once it is complete.
         """
+        # A failure or close clears both frame fields (``_finish``), and nothing fails in the middle of a
+        # binary uncompressed payload, so a closed or failing connection never gets here with one set.
         dest = self._frame_dest
-        raw = self._frame_raw
-        if dest is None and raw is None:
-            return None  # the common case, checked first: no binary payload is arriving
-        if self.state is State.CLOSED or self._pending_failure is not None:
-            return None
         if dest is None:
+            raw = self._frame_raw
+            if raw is None or PayloadBuffer is None:
+                return None  # the common case: no binary payload is arriving
             size = self._frame_offset + self._frame_remaining
-            if raw is None or size < _LARGE or PayloadBuffer is None:
+            if size < _LARGE:
                 return None
-            dest = PayloadBuffer(size, self._frame_mask)
+            dest = self._frame_dest = PayloadBuffer(size, self._frame_mask)
             for piece in raw:
                 dest.write(piece)
             self._frame_raw = None
-            self._frame_dest = dest
         return memoryview(dest)
 
     def receive_buffer_updated(self, nbytes: int) -> None:
