@@ -246,6 +246,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="before each measurement wait up to SECONDS for other programs to go quiet",
     )
     parser.add_argument("--picows-plain-asyncio", action="store_true", help="picows without aiofastnet")
+    parser.add_argument(
+        "--livews-untuned", action="store_true", help="livews with Server(tune_allocator=False)"
+    )
     parser.add_argument("--gen-plain-asyncio", action="store_true", help="generator without aiofastnet")
     parser.add_argument("--broadcast-clients", type=int, help="override the broadcast client count")
     parser.add_argument("--idle-connections", type=int, help="override the idle connection count")
@@ -294,6 +297,8 @@ async def _run(args: argparse.Namespace) -> int:
     extra = {name: [] for name in args.servers}
     if args.picows_plain_asyncio and "picows" in extra:
         extra["picows"] = ["--no-aiofastnet"]
+    if args.livews_untuned and "livews" in extra:
+        extra["livews"] = ["--no-tune-allocator"]
 
     other = _other_load()
     print(
@@ -316,6 +321,7 @@ async def _run(args: argparse.Namespace) -> int:
         "generator_core": GEN_CORE,
         "generator_transport": transport_kind(),
         "picows_aiofastnet": not args.picows_plain_asyncio,
+        "livews_tune_allocator": not args.livews_untuned,
         "platform": platform.platform(),
         "versions": _versions(),
         "loadavg_start": os.getloadavg(),

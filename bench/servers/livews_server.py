@@ -1,11 +1,13 @@
 """Bench server on livews: a ``livews.Server`` built in this process, plus a READY line.
 
-    python bench/servers/livews_server.py --port P --mode echo|broadcast [--compress]
+    python bench/servers/livews_server.py --port P --mode echo|broadcast [--compress] [--no-tune-allocator]
 
 Echo mode serves the repository's ``handlers/echo.py`` (``/echo``); broadcast mode serves
 ``livews_handlers/broadcast.py`` (``/broadcast``, ``livews.broadcast(clients, message)``). Settings are the
 bench's common ones (``_common``): permessage-deflate only with --compress, then window 15 both ways, zlib
-level 1 and memLevel 8 as for the peers; messages up to 16 MiB; no keepalive pings; no hot reload.
+level 1 and memLevel 8 as for the peers; messages up to 16 MiB; no keepalive pings; no hot reload. Everything
+else is livews' default, ``tune_allocator`` included (glibc malloc thresholds, see the README);
+--no-tune-allocator turns that off.
 """
 
 from __future__ import annotations
@@ -40,14 +42,20 @@ async def _serve(options: Options) -> None:
         dataclasses.replace(r, compression=compression, max_message_size=16 * 1024 * 1024)
         for r in load_file(source, collect).resources
     ]
-    server = Server(resources, host=HOST, port=options.port, ping_interval=None)
+    server = Server(
+        resources,
+        host=HOST,
+        port=options.port,
+        ping_interval=None,
+        tune_allocator="--no-tune-allocator" not in options.extra,
+    )
     await server.start()
     announce_ready(options.port)
     await server.serve_forever()
 
 
 def main() -> None:
-    options = parse_args(__doc__.splitlines()[0])
+    options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-tune-allocator",))
     if str(_REPO) not in sys.path:
         sys.path.insert(1, str(_REPO))
     asyncio.run(_serve(options))
