@@ -123,6 +123,26 @@ static _xor_fn _xor_impl = _xor_portable;
 /* Below this length the SIMD set-up does not pay; the 8-byte loop handles it. */
 #define _SIMD_MIN 64
 
+/* XOR len bytes of src into dst with the 4-byte key, src being `phase` bytes into the payload (only
+ * phase mod 4 matters). dst may be src. The one place that rotates the key and picks the loop. */
+static void
+_unmask(unsigned char *dst, const unsigned char *src, Py_ssize_t len, const unsigned char key4[4],
+        Py_ssize_t phase)
+{
+    unsigned char key8[8];
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        key8[i] = key4[(phase + i) & 3];
+    }
+    if (len >= _SIMD_MIN) {
+        _xor_impl(dst, src, len, key8);
+    }
+    else if (len > 0) {
+        _xor_portable(dst, src, len, key8);
+    }
+}
+
 static PyObject *
 apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -130,7 +150,7 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
     PyObject *argv[3] = {NULL, NULL, NULL};
     PyObject *data_obj, *mask_obj, *offset_obj, *result = NULL;
     Py_buffer data, mask;
-    unsigned char key8[8];
+    unsigned char key4[4];
     unsigned int phase = 0;
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
     Py_ssize_t i, j;
@@ -203,22 +223,14 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
         PyBuffer_Release(&mask);
         return NULL;
     }
-    for (i = 0; i < 8; i++) {
-        key8[i] = ((const unsigned char *)mask.buf)[(i + phase) & 3];
-    }
+    memcpy(key4, mask.buf, 4);
     PyBuffer_Release(&mask);
 
     if (PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) == 0) {
-        unsigned char *out;
         result = PyBytes_FromStringAndSize(NULL, data.len);
-        if (result != NULL && data.len > 0) {
-            out = (unsigned char *)PyBytes_AS_STRING(result);
-            if (data.len >= _SIMD_MIN) {
-                _xor_impl(out, (const unsigned char *)data.buf, data.len, key8);
-            }
-            else {
-                _xor_portable(out, (const unsigned char *)data.buf, data.len, key8);
-            }
+        if (result != NULL) {
+            _unmask((unsigned char *)PyBytes_AS_STRING(result), (const unsigned char *)data.buf, data.len, key4,
+                    phase);
         }
         PyBuffer_Release(&data);
         return result;
@@ -239,7 +251,7 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
             Py_CLEAR(result);
         }
         else {
-            _xor_impl(out, out, data.len, key8);
+            _unmask(out, out, data.len, key4, phase);
         }
     }
     PyBuffer_Release(&data);
@@ -263,8 +275,8 @@ unmask_chunks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *seq, *result = NULL;
     Py_buffer mask, chunk;
-    unsigned char key4[4], key8[8];
-    Py_ssize_t n, i, k, total = 0, pos = 0;
+    unsigned char key4[4];
+    Py_ssize_t n, i, total = 0, pos = 0;
 
     (void)module;
     if (nargs != 2) {
@@ -309,17 +321,8 @@ unmask_chunks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_CLEAR(result);
             goto done;
         }
-        for (k = 0; k < 8; k++) {
-            key8[k] = key4[(pos + k) & 3];
-        }
-        if (chunk.len >= _SIMD_MIN) {
-            _xor_impl((unsigned char *)PyBytes_AS_STRING(result) + pos, (const unsigned char *)chunk.buf,
-                      chunk.len, key8);
-        }
-        else if (chunk.len > 0) {
-            _xor_portable((unsigned char *)PyBytes_AS_STRING(result) + pos, (const unsigned char *)chunk.buf,
-                          chunk.len, key8);
-        }
+        _unmask((unsigned char *)PyBytes_AS_STRING(result) + pos, (const unsigned char *)chunk.buf, chunk.len,
+                key4, pos);
         pos += chunk.len;
         PyBuffer_Release(&chunk);
     }
@@ -351,25 +354,6 @@ typedef struct {
     Py_ssize_t exports;
     unsigned char key[4];
 } PayloadBuffer;
-
-/* XOR n bytes at dst (from src) with the key, src being `start` bytes into the payload. */
-static void
-_unmask_at(const PayloadBuffer *self, unsigned char *dst, const unsigned char *src, Py_ssize_t start,
-           Py_ssize_t n)
-{
-    unsigned char key8[8];
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        key8[i] = self->key[(start + i) & 3];
-    }
-    if (n >= _SIMD_MIN) {
-        _xor_impl(dst, src, n, key8);
-    }
-    else if (n > 0) {
-        _xor_portable(dst, src, n, key8);
-    }
-}
 
 static int
 _payload_check_open(const PayloadBuffer *self)
@@ -477,7 +461,7 @@ PayloadBuffer_advance(PayloadBuffer *self, PyObject *arg)
         return NULL;
     }
     p = (unsigned char *)PyBytes_AS_STRING(self->bytes) + self->filled;
-    _unmask_at(self, p, p, self->filled, n);
+    _unmask(p, p, n, self->key, self->filled);
     self->filled += n;
     Py_RETURN_NONE;
 }
@@ -504,8 +488,8 @@ PayloadBuffer_write(PayloadBuffer *self, PyObject *arg)
         PyBuffer_Release(&data);
         return NULL;
     }
-    _unmask_at(self, (unsigned char *)PyBytes_AS_STRING(self->bytes) + self->filled,
-               (const unsigned char *)data.buf, self->filled, data.len);
+    _unmask((unsigned char *)PyBytes_AS_STRING(self->bytes) + self->filled, (const unsigned char *)data.buf,
+            data.len, self->key, self->filled);
     self->filled += data.len;
     PyBuffer_Release(&data);
     Py_RETURN_NONE;
