@@ -69,6 +69,8 @@ class Client:
     _transport: asyncio.Transport | None
     _drain_waiter: asyncio.Future[None] | None
     _batching: bool  # True while a read is dispatched: sends are written once, when it is done
+    _batched_size: int  # about how many bytes were sent since the batch was last written
+    _write_limit: int  # the write buffer's high-water mark: a batch that grows past it is written at once
 
     # ---------------------------------------------------------------------------------------- facts
 
@@ -125,6 +127,10 @@ class Client:
             self.messages_out += 1
             if not self._batching:
                 self._flush()
+            else:
+                self._batched_size += len(text)
+                if self._batched_size > self._write_limit:
+                    self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a binary message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
@@ -134,6 +140,10 @@ class Client:
             self.messages_out += 1
             if not self._batching:
                 self._flush()
+            else:
+                self._batched_size += len(data)
+                if self._batched_size > self._write_limit:
+                    self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping; the pong reaches the handler's ``on_pong``. At most 125 bytes."""

@@ -6,7 +6,8 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   takes effect from the next event on.
 - A plain method is called inline, on the hot path. A method that returns a coroutine runs in a task; later
   events wait in a per-connection queue until it is done, so events reach the handler in order. Reading
-  pauses while that queue is longer than ``max_pending_events`` and resumes when it has half drained.
+  pauses while that queue is longer than ``max_pending_events`` (after a few more KiB, so a close frame
+  right behind the backlog is still answered) and resumes when it has half drained.
 - A method that raises is logged with its traceback on ``livews.server`` and its connection is closed with
   1011 "internal error" (no internals on the wire); nothing further but ``on_close`` reaches that handler,
   and nothing else on the server is disturbed. ``ConnectionClosed`` raised in a handler (``drain()`` after
@@ -36,6 +37,10 @@ _log = logging.getLogger("livews.server")
 #: Events waiting behind an ``async`` handler method before reading pauses (``Server(max_pending_events=)``).
 DEFAULT_MAX_PENDING = 64
 
+#: Bytes still read from a client once its backlog has paused reading, so that a close frame sent right
+#: behind the backlog is answered at once rather than once the backlog has drained.
+_PAUSED_READ_ALLOWANCE = 16 * 1024
+
 _Pending = deque[tuple[str, tuple[Any, ...]]]
 
 
@@ -52,11 +57,17 @@ class Dispatcher:
     _queue: _Pending | None  # not None while an async method runs: later events wait here
     _task: asyncio.Task[None] | None
     _reading_paused: bool
+    _read_allowance: int  # bytes still read while _reading_paused (so a close frame gets through)
+    _held: list[Any] | None  # events over one read callback's budget, delivered on the next loop turn
     _closed_reported: bool
     _failed: bool  # a handler method raised: only on_close is delivered from now on
 
     def _dispatch_pending(self, conn: Connection) -> None:
         """Deliver every event the engine has, including a failure it held back until earlier messages."""
+        held = self._held
+        if held is not None:  # they came before anything the engine has now
+            self._held = None
+            self._dispatch(held)
         events = conn.events_received()
         while events:
             self._dispatch(events)
@@ -106,8 +117,10 @@ class Dispatcher:
                 and not self._reading_paused
                 and self._transport is not None
             ):
+                # Reading stops after a few more bytes: a close frame right behind the backlog still
+                # reaches the engine, which answers it at once (the events wait in order).
                 self._reading_paused = True
-                self._transport.pause_reading()
+                self._read_allowance = _PAUSED_READ_ALLOWANCE
             return
         handler = self.handler
         if handler is None or (self._failed and name != "on_close"):
@@ -150,8 +163,9 @@ class Dispatcher:
                 name, args = queue.popleft()
                 if self._reading_paused and len(queue) <= self.server.max_pending_events // 2:
                     self._reading_paused = False
-                    if self._transport is not None and not self._transport.is_closing():
-                        self._transport.resume_reading()
+                    transport = self._transport
+                    if transport is not None and not transport.is_closing() and self._held is None:
+                        transport.resume_reading()
                 handler = self.handler
                 if handler is None or (self._failed and name != "on_close"):
                     continue

@@ -36,6 +36,13 @@ __all__ = ["DirectReadProtocol", "ServerProtocol"]
 
 _log = logging.getLogger("livews.server")
 
+#: Messages and other events one read callback delivers before it yields to the loop. A read of tiny
+#: messages can hold tens of thousands (256 KiB of 1-byte frames is about 37,000): past this many, the rest
+#: is held, reading pauses, and delivery resumes on the next loop turn, after every other connection that
+#: had bytes ready. A few hundred plain handler calls are a few milliseconds of work; a read of ordinary
+#: traffic never gets near it, so the fast path stays one callback.
+DISPATCH_BUDGET = 256
+
 
 class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     """One connection, from the first byte of its handshake to ``connection_lost``."""
@@ -44,22 +51,27 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
     # slots), empty unless a user puts attributes of their own on a client.
     __slots__ = (
+        "_batched_size",
         "_batching",
         "_closed_reported",
         "_conn",
         "_drain_waiter",
         "_failed",
         "_head",
+        "_head_held",
+        "_held",
         "_last_ping_at",
         "_lost",
         "_max_write_buffer",
         "_ping_payload",
         "_ping_sent_at",
         "_queue",
+        "_read_allowance",
         "_reading_paused",
         "_task",
         "_timer",
         "_transport",
+        "_write_limit",
         "bytes_in",
         "bytes_out",
         "close_code",
@@ -90,13 +102,18 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._transport = None
         self._drain_waiter = None
         self._head = bytearray()  # the request head so far (appends are amortised O(1))
+        self._head_held = 0  # bytes of it counted in the server's budget for incomplete heads
         self._timer: asyncio.TimerHandle | None = None
         self._queue = None
         self._task = None
         self._reading_paused = False
+        self._read_allowance = 0
+        self._held = None
         self._closed_reported = False
         self._failed = False
         self._batching = False
+        self._batched_size = 0
+        self._write_limit = server.write_limit
         self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
         self._ping_payload = b""
@@ -124,6 +141,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             self._handshake_data(data)
             return
         self.bytes_in += len(data)
+        if self._reading_paused:
+            self._spend_read_allowance(len(data))
         conn.receive_data(data)
         self._received(conn)
 
@@ -131,15 +150,53 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         """Dispatch what the engine made of the bytes just read, then write what that produced."""
         events = conn.events_received()
         if events:
-            # What handlers send while this read is dispatched goes out in one write at the end.
-            self._batching = True
-            try:
-                while events:
-                    self._dispatch(events)
-                    events = conn.events_received()
-            finally:
-                self._batching = False
+            self._deliver(conn, events)
         self._flush()
+
+    def _deliver(self, conn: Connection, events: list[Any]) -> None:
+        """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them in this callback.
+
+        What handlers send meanwhile is batched: it goes out in one write at the end (or as soon as it
+        passes the write buffer's high-water mark, so that the hard limit sees it).
+        """
+        self._batching = True
+        try:
+            while events:
+                if len(events) > DISPATCH_BUDGET:
+                    self._dispatch(events[:DISPATCH_BUDGET])
+                    self._hold(events[DISPATCH_BUDGET:])
+                    return
+                self._dispatch(events)
+                events = conn.events_received()
+        finally:
+            self._batching = False
+
+    def _hold(self, events: list[Any]) -> None:
+        """Keep what is over this callback's budget for the next loop turn; read nothing until it is out."""
+        self._held = events
+        transport = self._transport
+        assert transport is not None
+        transport.pause_reading()
+        self.server.loop.call_soon(self._deliver_held)
+
+    def _deliver_held(self) -> None:
+        events = self._held
+        if events is None:
+            return  # the connection ended first, and delivered them (``_dispatch_pending``)
+        self._held = None
+        conn = self._conn
+        assert conn is not None
+        self._deliver(conn, events)
+        self._flush()
+        transport = self._transport
+        if self._held is None and not self._reading_paused and transport is not None:
+            transport.resume_reading()  # a no-op once the transport is closing
+
+    def _spend_read_allowance(self, nbytes: int) -> None:
+        """A handler's backlog paused reading: read only a little more (enough for a close frame)."""
+        self._read_allowance -= nbytes
+        if self._read_allowance <= 0 and self._transport is not None:
+            self._transport.pause_reading()
 
     def eof_received(self) -> bool | None:
         conn = self._conn
@@ -159,6 +216,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
                 conn.receive_eof()
             self._dispatch_pending(conn)
             self.server._forget(self)
+            task = self._task
+            if task is not None:
+                # An async handler method that outlives its connection gets close_timeout, then is cancelled
+                # (``on_close`` still runs).
+                self.server.loop.call_later(self.server.close_timeout, task.cancel)
+        else:
+            self._release_head()
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -185,10 +249,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             except HandshakeError as exc:
                 request = self._hixie76_request(exc)  # legacy hixie-76 (issue 7): re-raises if not one
             if request is None:
+                self._hold_head(len(self._head))
                 return
+            self._release_head()
             resource, subprotocol, extensions, deflate = self._accept(request)
         except HandshakeError as exc:
             _log.debug("handshake from %s:%s refused: %s", self.host, self.port, exc)
+            self._release_head()
             self._refuse(exc)
             return
         assert self._transport is not None
@@ -213,6 +280,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         if resource.max_write_buffer is not None:
             self._max_write_buffer = resource.max_write_buffer
         if resource.write_limit is not None:
+            self._write_limit = resource.write_limit
             self._transport.set_write_buffer_limits(high=resource.write_limit, low=resource.write_limit // 4)
         server._register(self)
         try:
@@ -230,6 +298,25 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         else:
             self._flush()
 
+    def _hold_head(self, size: int) -> None:
+        """Count an incomplete head against the server-wide budget; past it, refuse this one with 503.
+
+        A head that arrives whole in one read is never counted: only heads left waiting for more bytes are,
+        so the budget bounds what slow or stalled handshakes hold together, and refusing the one whose bytes
+        would pass it (rather than dropping the oldest) keeps every other connection's handshake intact.
+        """
+        server = self.server
+        grown = server._head_bytes + size - self._head_held
+        if grown > server.max_handshake_buffer:
+            raise HandshakeError(503, "too many handshakes in progress")
+        server._head_bytes = grown
+        self._head_held = size
+
+    def _release_head(self) -> None:
+        if self._head_held:
+            self.server._head_bytes -= self._head_held
+            self._head_held = 0
+
     def _accept(self, request: Request) -> tuple[Resource, str | None, str | None, Any]:
         """Everything that decides whether this request becomes a connection (RFC 6455 §4.2.2)."""
         server = self.server
@@ -238,6 +325,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             raise HandshakeError(404, "no WebSocket resource at this path")
         if not resource.origin(request.origin):
             raise HandshakeError(403, "origin not allowed")
+        if server.max_connections is not None and server._open >= server.max_connections:
+            raise HandshakeError(503, "too many connections")
         if resource.max_clients is not None and server.count(request.path) >= resource.max_clients:
             raise HandshakeError(503, "too many clients on this resource")
         if resource.on_connect is not None:
@@ -311,6 +400,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         if conn is None:
             return
         chunks = conn.chunks_to_send()
+        self._batched_size = 0
         transport = self._transport
         if transport is None:
             return
@@ -330,6 +420,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             assert self._conn is not None
             self._conn.send_encoded(frame)
             self.messages_out += 1
+            self._batched_size += len(frame)
+            if self._batched_size > self._write_limit:
+                self._flush()
             return
         transport = self._transport
         assert transport is not None
@@ -422,6 +515,8 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
             conn = self._conn
             assert conn is not None
             self.bytes_in += nbytes
+            if self._reading_paused:
+                self._spend_read_allowance(nbytes)
             conn.receive_buffer_updated(nbytes)
             self._received(conn)
         else:

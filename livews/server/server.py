@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.limits import Limits
 from ..resource import Resource, Resources, ResourceTable
+from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
@@ -43,7 +44,12 @@ class Server:
     handshake_timeout: seconds a client has to complete its opening handshake.
     close_timeout: seconds a peer has to answer our close frame (and to read it) before it is dropped.
     write_limit: per-client write buffer high-water mark; ``await client.drain()`` waits below a quarter.
-    max_write_buffer: hard per-client limit; a client whose unsent bytes exceed it is closed with 1008.
+    max_write_buffer: hard per-client limit, for every way of sending (a plain or async handler method, a
+        broadcast): a client whose unsent bytes exceed it is closed with 1008.
+    max_connections: open WebSocket connections on this server at once (all paths); one more answers 503.
+        ``None`` (the default) leaves it to ``max_clients`` per resource and to the process's descriptors.
+    max_handshake_buffer: bytes all opening handshakes still incomplete after a read may hold together
+        (each at most the head limits of ``limits``); a handshake whose bytes would pass it answers 503.
     max_request_line, max_header_count, max_header_size: opening-handshake limits (see ``Limits``).
     max_pending_events: events that may wait behind a running ``async`` handler method before the server
         stops reading from that client (it resumes when half of them are delivered).
@@ -70,6 +76,8 @@ class Server:
         close_timeout: float = 5.0,
         write_limit: int = 64 * 1024,
         max_write_buffer: int = 16 * 1024 * 1024,
+        max_connections: int | None = None,
+        max_handshake_buffer: int = 16 * 1024 * 1024,
         limits: Limits | None = None,
         legacy_hixie76: bool = False,
         max_pending_events: int = DEFAULT_MAX_PENDING,
@@ -86,6 +94,8 @@ class Server:
         self.close_timeout = close_timeout
         self.write_limit = write_limit
         self.max_write_buffer = max_write_buffer
+        self.max_connections = max_connections
+        self.max_handshake_buffer = max_handshake_buffer
         self.limits = limits or Limits()
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
@@ -94,6 +104,8 @@ class Server:
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
+        self._open = 0  # connections registered and not yet forgotten (what max_connections counts)
+        self._head_bytes = 0  # bytes held by incomplete handshake heads (what max_handshake_buffer bounds)
         #: Every connection with a live transport, still in its handshake or not (shutdown reaches all).
         self._protocols: set[ServerProtocol] = set()
         self._ids = itertools.count(1)
@@ -113,6 +125,7 @@ class Server:
     async def start(self) -> Server:
         """Start listening; returns once the socket is bound."""
         self.loop = asyncio.get_running_loop()
+        quiet_accept_errors(self.loop)
         protocol = ServerProtocol
         if self.tune_allocator and keep_freed_memory():
             protocol = DirectReadProtocol
@@ -259,14 +272,16 @@ class Server:
 
     def _register(self, client: ServerProtocol) -> None:
         self.connections_total += 1
+        self._open += 1
         client.id = next(self._ids)
         client._lost = self.loop.create_future()
         self._by_path.setdefault(client.path, {})[client] = None
 
     def _forget(self, client: ServerProtocol) -> None:
         clients = self._by_path.get(client.path)
-        if clients is not None:
-            clients.pop(client, None)
+        if clients is not None and client in clients:
+            self._open -= 1
+            clients.pop(client)
             if not clients:
                 del self._by_path[client.path]
         lost = client._lost

@@ -1,0 +1,66 @@
+"""Out of descriptors: one log line per second while ``accept()`` keeps failing, not a traceback per try.
+
+When the process runs out of file descriptors (or the kernel of sockets or memory), asyncio's accept loop
+reports every failed ``accept()`` to the loop's exception handler, which logs a full traceback each time:
+thousands of them a second, megabytes of log, while the condition lasts. The server wraps the loop's
+exception handler once: these reports are counted and summed up on ``livews.server`` at most once a second;
+every other report goes to the handler that was there before (or the loop's default), unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import time
+from typing import Any
+
+__all__ = ["quiet_accept_errors"]
+
+_log = logging.getLogger("livews.server")
+
+#: The ``errno`` values asyncio's accept loop treats as "out of a resource, try again later".
+_OUT_OF_RESOURCE = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+#: Seconds between two log lines about failing accepts.
+REPORT_INTERVAL = 1.0
+
+
+class _AcceptErrors:
+    """The exception handler installed on one loop: rate-limits accept failures, passes on the rest."""
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+        self.unreported = 0
+        self.last_report = float("-inf")
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in _OUT_OF_RESOURCE
+            and "accept" in str(context.get("message", ""))
+        ):
+            self.unreported += 1
+            now = time.monotonic()
+            if now - self.last_report >= REPORT_INTERVAL:
+                _log.error(
+                    "cannot accept connections: %s (%d failed accepts since the last report)",
+                    exc.strerror or exc,
+                    self.unreported,
+                )
+                self.unreported = 0
+                self.last_report = now
+            return
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Install the rate-limiting handler on ``loop`` (once; later calls leave it as it is)."""
+    current = loop.get_exception_handler()
+    if isinstance(current, _AcceptErrors):
+        return
+    loop.set_exception_handler(_AcceptErrors(current))
