@@ -4,7 +4,8 @@ When the process runs out of file descriptors (or the kernel of sockets or memor
 reports every failed ``accept()`` to the loop's exception handler, which logs a full traceback each time:
 thousands of them a second, megabytes of log, while the condition lasts. The server wraps the loop's
 exception handler once: these reports are counted and summed up on ``livews.server`` at most once a second;
-every other report goes to the handler that was there before (or the loop's default), unchanged.
+asyncio's retries that fire after the server closed are dropped; every other report goes to the handler that
+was there before (or the loop's default), unchanged.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class _AcceptErrors:
                 )
                 self.unreported = 0
                 self.last_report = now
+            return
+        handle = context.get("handle")
+        if getattr(getattr(handle, "_callback", None), "__name__", "") == "_start_serving" and isinstance(
+            exc, (OSError, ValueError)
+        ):
+            # asyncio schedules one retry per failed accept; those still due after the server closed find
+            # its socket gone. Nothing is lost: the server is closed.
+            _log.debug("accept retry after the server closed: %s", exc)
             return
         if self.previous is not None:
             self.previous(loop, context)

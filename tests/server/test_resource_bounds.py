@@ -60,7 +60,7 @@ class Flood(Handler):
 
 
 @pytest.mark.parametrize("how", ["send", "broadcast", "async"])
-async def test_max_write_buffer_bounds_what_a_handler_queues_for_a_client_that_does_not_read(how: str) -> None:
+async def test_max_write_buffer_bounds_what_a_handler_queues_for_a_non_reading_client(how: str) -> None:
     Flood.how, Flood.peak, Flood.closes = how, 0, []
     limit = 4 * MIB
     async with serving(Resource("/f", Flood), max_write_buffer=limit, ping_interval=None) as server:
@@ -150,11 +150,9 @@ class StuckHandler(Handler):
         Stuck.closes.append(code)
 
 
-async def test_a_handler_task_still_running_after_its_connection_ended_is_cancelled_after_close_timeout() -> None:
+async def test_a_handler_task_outliving_its_connection_is_cancelled_after_close_timeout() -> None:
     Stuck.reset()
-    async with serving(
-        Resource("/s", StuckHandler), close_timeout=2 * UNIT, ping_interval=None
-    ) as server:
+    async with serving(Resource("/s", StuckHandler), close_timeout=2 * UNIT, ping_interval=None) as server:
         async with connect(url(server, "/s")) as ws:
             await ws.send("hold")
             await eventually(lambda: Stuck.seen == ["hold"])
