@@ -58,7 +58,10 @@ class Dispatcher:
     _task: asyncio.Task[None] | None
     _reading_paused: bool
     _read_allowance: int  # bytes still read while _reading_paused (so a close frame gets through)
-    _held: list[Any] | None  # events over one read callback's budget, delivered on the next loop turn
+    _held: list[Any] | None  # events over one loop turn's budget, delivered on the next turn
+    _unparsed: bytes  # a long read, given to the engine a slice at a time
+    _unparsed_at: int  # where the next slice of it starts
+    _yielding: bool  # reading is paused until held events and unparsed bytes are through
     _closed_reported: bool
     _failed: bool  # a handler method raised: only on_close is delivered from now on
 
@@ -68,6 +71,7 @@ class Dispatcher:
         if held is not None:  # they came before anything the engine has now
             self._held = None
             self._dispatch(held)
+        self._unparsed, self._unparsed_at = b"", 0  # the engine has ended (EOF parses them first)
         events = conn.events_received()
         while events:
             self._dispatch(events)
@@ -164,7 +168,7 @@ class Dispatcher:
                 if self._reading_paused and len(queue) <= self.server.max_pending_events // 2:
                     self._reading_paused = False
                     transport = self._transport
-                    if transport is not None and not transport.is_closing() and self._held is None:
+                    if transport is not None and not transport.is_closing() and not self._yielding:
                         transport.resume_reading()
                 handler = self.handler
                 if handler is None or (self._failed and name != "on_close"):

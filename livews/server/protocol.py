@@ -36,12 +36,22 @@ __all__ = ["DirectReadProtocol", "ServerProtocol"]
 
 _log = logging.getLogger("livews.server")
 
-#: Messages and other events one read callback delivers before it yields to the loop. A read of tiny
-#: messages can hold tens of thousands (256 KiB of 1-byte frames is about 37,000): past this many, the rest
-#: is held, reading pauses, and delivery resumes on the next loop turn, after every other connection that
-#: had bytes ready. A few hundred plain handler calls are a few milliseconds of work; a read of ordinary
-#: traffic never gets near it, so the fast path stays one callback.
+#: Messages and other events one loop turn delivers to a connection's handler. A read of tiny messages can
+#: hold tens of thousands (256 KiB of 1-byte frames is about 37,000): past this many the rest is held,
+#: reading pauses, and delivery resumes on the next loop turn, after every other connection that had bytes
+#: ready. A few hundred plain handler calls are a few milliseconds; ordinary traffic never gets near it, so
+#: the fast path stays one callback per read.
 DISPATCH_BUDGET = 256
+
+#: Bytes of a longer read the engine parses per loop turn. asyncio's plain reads take up to 256 KiB, which
+#: in 1-byte frames is about 37,000 of them and tens of milliseconds of parsing in one callback; 64 KiB of
+#: them is a few milliseconds, and for large frames a slice costs next to nothing. ``DirectReadProtocol``
+#: reads at most ``DIRECT_READ_SIZE`` at once into its shared buffer, so it never slices.
+READ_SLICE = 64 * 1024
+
+#: The shared read buffer of ``DirectReadProtocol``: 16 KiB of 1-byte frames is about 2,300 of them (large
+#: payloads do not pass through it: they are read straight into their message).
+DIRECT_READ_SIZE = 16 * 1024
 
 
 class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
@@ -71,7 +81,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         "_task",
         "_timer",
         "_transport",
+        "_unparsed",
+        "_unparsed_at",
         "_write_limit",
+        "_yielding",
         "bytes_in",
         "bytes_out",
         "close_code",
@@ -109,6 +122,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._reading_paused = False
         self._read_allowance = 0
         self._held = None
+        self._unparsed = b""  # a long read, given to the engine a slice at a time from _unparsed_at on
+        self._unparsed_at = 0
+        self._yielding = False
         self._closed_reported = False
         self._failed = False
         self._batching = False
@@ -133,6 +149,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         server = self.server
         server._protocols.add(self)
         transport.set_write_buffer_limits(high=server.write_limit, low=server.write_limit // 4)
+        if getattr(transport, "max_size", 0) > READ_SLICE:
+            # asyncio's socket transport reads up to ``max_size`` at once: reading a slice at a time spares
+            # slicing (and copying) longer reads. Other transports (TLS, uvloop) get sliced as they come.
+            transport.max_size = READ_SLICE  # type: ignore[attr-defined]
         self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
 
     def data_received(self, data: bytes) -> None:
@@ -143,6 +163,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self.bytes_in += len(data)
         if self._reading_paused:
             self._spend_read_allowance(len(data))
+        if len(data) > READ_SLICE:
+            self._unparsed = data
+            self._step()
+            return
         conn.receive_data(data)
         self._received(conn)
 
@@ -151,10 +175,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         events = conn.events_received()
         if events:
             self._deliver(conn, events)
+            if self._held is not None:
+                self._yield()
         self._flush()
 
     def _deliver(self, conn: Connection, events: list[Any]) -> None:
-        """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them in this callback.
+        """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them; hold the rest.
 
         What handlers send meanwhile is batched: it goes out in one write at the end (or as soon as it
         passes the write buffer's high-water mark, so that the hard limit sees it).
@@ -164,33 +190,68 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             while events:
                 if len(events) > DISPATCH_BUDGET:
                     self._dispatch(events[:DISPATCH_BUDGET])
-                    self._hold(events[DISPATCH_BUDGET:])
+                    self._held = events[DISPATCH_BUDGET:]
                     return
                 self._dispatch(events)
                 events = conn.events_received()
         finally:
             self._batching = False
 
-    def _hold(self, events: list[Any]) -> None:
-        """Keep what is over this callback's budget for the next loop turn; read nothing until it is out."""
-        self._held = events
-        transport = self._transport
-        assert transport is not None
-        transport.pause_reading()
-        self.server.loop.call_soon(self._deliver_held)
+    def _step(self) -> None:
+        """One loop turn of work for a connection that has more: held events first, then unparsed bytes.
 
-    def _deliver_held(self) -> None:
-        events = self._held
-        if events is None:
-            return  # the connection ended first, and delivered them (``_dispatch_pending``)
-        self._held = None
+        Bytes go to the engine a slice at a time, and slices keep going in this turn only while they make
+        few events (large frames cost little per byte here); a slice of tiny frames makes thousands, and
+        the turn ends with the budget's worth delivered.
+        """
         conn = self._conn
         assert conn is not None
-        self._deliver(conn, events)
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._deliver(conn, held)
+        made = 0
+        while self._held is None and self._unparsed and made < DISPATCH_BUDGET:
+            data = self._unparsed
+            at = self._unparsed_at
+            end = at + READ_SLICE
+            if end < len(data):
+                self._unparsed_at = end
+            else:
+                self._unparsed = b""
+                self._unparsed_at = 0
+            conn.receive_data(data[at:end])
+            events = conn.events_received()
+            if events:
+                made += len(events)
+                self._deliver(conn, events)
         self._flush()
-        transport = self._transport
-        if self._held is None and not self._reading_paused and transport is not None:
-            transport.resume_reading()  # a no-op once the transport is closing
+        if self._held is not None or self._unparsed:
+            self._yield()
+        elif self._yielding:
+            self._yielding = False
+            transport = self._transport
+            if not self._reading_paused and transport is not None:
+                transport.resume_reading()  # a no-op once the transport is closing
+
+    def _yield(self) -> None:
+        """Leave the rest for the next loop turn, after every other connection's ready bytes; read nothing."""
+        if not self._yielding:
+            self._yielding = True
+            assert self._transport is not None
+            self._transport.pause_reading()
+        self.server.loop.call_soon(self._step_if_open)
+
+    def _step_if_open(self) -> None:
+        if self._held is not None or self._unparsed:  # else the connection ended and delivered them
+            self._step()
+
+    def _parse_unparsed(self, conn: Connection) -> None:
+        """The connection is ending: what was read still counts, before the end (at most one read)."""
+        if self._unparsed:
+            data, at = self._unparsed, self._unparsed_at
+            self._unparsed, self._unparsed_at = b"", 0
+            conn.receive_data(data[at:])
 
     def _spend_read_allowance(self, nbytes: int) -> None:
         """A handler's backlog paused reading: read only a little more (enough for a close frame)."""
@@ -201,6 +262,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     def eof_received(self) -> bool | None:
         conn = self._conn
         if conn is not None:
+            self._parse_unparsed(conn)
             conn.receive_eof()
             self._dispatch_pending(conn)
         return None  # close the transport
@@ -213,6 +275,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         conn = self._conn
         if conn is not None:
             if conn.state is not State.CLOSED:
+                self._parse_unparsed(conn)
                 conn.receive_eof()
             self._dispatch_pending(conn)
             self.server._forget(self)

@@ -21,7 +21,7 @@ from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .keepalive import keepalive
-from .protocol import DirectReadProtocol, ServerProtocol
+from .protocol import DIRECT_READ_SIZE, DirectReadProtocol, ServerProtocol
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["Server", "serve"]
 
 _log = logging.getLogger("livews.server")
-#: Bytes one read may take (asyncio's own default read size).
-_READ_SIZE = 256 * 1024
 
 
 class Server:
@@ -129,7 +127,7 @@ class Server:
         protocol = ServerProtocol
         if self.tune_allocator and keep_freed_memory():
             protocol = DirectReadProtocol
-            self._read_buffer = memoryview(bytearray(_READ_SIZE))
+            self._read_buffer = memoryview(bytearray(DIRECT_READ_SIZE))
         self._server = await self.loop.create_server(
             lambda: protocol(self),
             self.host,

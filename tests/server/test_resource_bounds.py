@@ -13,7 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from livews import Handler, Resource, broadcast
-from livews.server.protocol import DISPATCH_BUDGET
+from livews.engine.connection import Connection
+from livews.server.protocol import DISPATCH_BUDGET, READ_SLICE
 from tests.server.rawws import RawClient
 from tests.server.support import eventually, serving, url
 from tests.server.units import UNIT, T
@@ -77,6 +78,7 @@ class Log(Handler):
     """Records every text of every connection, in the order delivered, in one shared list."""
 
     log: list[str] = []
+    binary: list[bytes] = []
 
     def on_text(self, message: str) -> None:
         Log.log.append(message)
@@ -85,25 +87,67 @@ class Log(Handler):
             # callback delivered.
             asyncio.get_running_loop().call_soon(Log.log.append, "turn")
 
+    def on_binary(self, payload: bytes) -> None:
+        Log.log.append("binary")
+        Log.binary.append(payload)
 
-def _flood(raw: RawClient, count: int) -> None:
-    """``count`` short texts ``f0``, ``f1``, ... in one write."""
+
+def _frames(count: int) -> bytes:
+    """``count`` short texts ``f0``, ``f1``, ... as client frames (masked with a zero key)."""
     frames = []
     for i in range(count):
         payload = f"f{i}".encode()
         frames.append(bytes((0x81, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
-    raw.writer.write(b"".join(frames))
+    return b"".join(frames)
 
 
-async def test_one_read_callback_delivers_at_most_the_budget_then_the_loop_gets_a_turn() -> None:
+def _flood(raw: RawClient, count: int) -> None:
+    """``count`` short texts in one write."""
+    raw.writer.write(_frames(count))
+
+
+@pytest.mark.parametrize("tune_allocator", [True, False], ids=["direct-read", "plain-read"])
+async def test_one_read_callback_delivers_at_most_the_budget_then_the_loop_gets_a_turn(
+    tune_allocator: bool,
+) -> None:
     Log.log = []
     count = 5_000
-    async with serving(Resource("/l", Log), ping_interval=None) as server:
+    async with serving(Resource("/l", Log), ping_interval=None, tune_allocator=tune_allocator) as server:
         raw = await RawClient.connect(server.port, "/l")
         _flood(raw, count)
         await eventually(lambda: len(Log.log) == count + 1, timeout=T)
         assert Log.log.index("turn") <= DISPATCH_BUDGET
         assert [m for m in Log.log if m != "turn"] == [f"f{i}" for i in range(count)]  # nothing reordered
+        raw.close()
+
+
+async def test_a_long_read_reaches_the_engine_in_slices_and_every_message_arrives_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fed: list[int] = []
+    receive_data = Connection.receive_data
+
+    def recording(self: Connection, data: bytes) -> None:
+        fed.append(len(data))
+        receive_data(self, data)
+
+    monkeypatch.setattr(Connection, "receive_data", recording)
+    Log.log, Log.binary = [], []
+    count = 30_000
+    async with serving(Resource("/l", Log), ping_interval=None, tune_allocator=False) as server:
+        raw = await RawClient.connect(server.port, "/l")
+        await eventually(lambda: len(server.clients("/l")) == 1)
+        (client,) = server.clients("/l")
+        big = b"b" * (3 * READ_SLICE)
+        # One read as a TLS or uvloop transport may deliver it: 30,000 tiny frames and a large one.
+        read = _frames(count) + bytes((0x82, 0x80 | 127)) + len(big).to_bytes(8, "big") + b"\0\0\0\0" + big
+        assert len(read) > 4 * READ_SLICE
+        client.data_received(read)  # type: ignore[attr-defined]
+        await eventually(lambda: len(Log.log) == count + 2, timeout=T)
+        assert max(fed) <= READ_SLICE
+        assert Log.log.index("turn") <= DISPATCH_BUDGET
+        assert [m for m in Log.log if m not in ("turn", "binary")] == [f"f{i}" for i in range(count)]
+        assert Log.log[-1] == "binary" and Log.binary == [big]
         raw.close()
 
 
