@@ -231,7 +231,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         elif self._yielding:
             self._yielding = False
             transport = self._transport
-            if not self._reading_paused and transport is not None:
+            if transport is not None and (not self._reading_paused or self._read_allowance > 0):
                 transport.resume_reading()  # a no-op once the transport is closing
 
     def _yield(self) -> None:
