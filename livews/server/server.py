@@ -59,6 +59,10 @@ class Server:
     tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
         messages do not page-fault their memory in each time, and then read large payloads straight into
         their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
+
+    Starting a server also wraps its loop's exception handler (once per loop, ``accept.py``): ``accept()``
+    failing for lack of descriptors is logged once a second instead of a traceback per try; every other
+    report reaches the handler that was there before.
     """
 
     def __init__(
