@@ -40,17 +40,21 @@ livews live helpers (each runs on the server loop and returns its result or rais
   Handler, resource, keep         write handlers at the prompt; keep(name, default) carries module state
 
 Saving a file in the handlers directory reloads it; every live connection moves to the new code.
-Ctrl-D or exit() stops the server (clients get 1001 going away)."""
+"""
+
+#: How leaving the prompt ends: the local prompt owns the server, an attached one does not.
+_LEAVING = "Ctrl-D or exit() stops the server (clients get 1001 going away)."
+_DETACHING = "Ctrl-D or exit() detaches; the server keeps running."
 
 
-def namespace(server: LiveServer) -> dict[str, Any]:
+def namespace(server: LiveServer, *, attached: bool = False) -> dict[str, Any]:
     """The REPL's globals: the handle, helpers bound to it, and the names used to write handlers."""
 
     def help(*args: Any, **kwargs: Any) -> None:
         if args or kwargs:
             builtins.help(*args, **kwargs)
         else:
-            print(HELP)
+            print(HELP + (_DETACHING if attached else _LEAVING))
 
     ns: dict[str, Any] = {
         "__name__": "__main__",
@@ -74,7 +78,7 @@ def namespace(server: LiveServer) -> dict[str, Any]:
     return ns
 
 
-def banner(server: LiveServer) -> str:
+def banner(server: LiveServer, *, attached: bool = False) -> str:
     """What the prompt shows first: the URLs served, where reloads come from, the names available."""
     lines = [f"livews {_version()} serving {server.url}"]
     table = server.resources()
@@ -92,7 +96,7 @@ def banner(server: LiveServer) -> str:
         '       send(client, msg) broadcast(msg, path=None) kick(client, code=1000, reason="")\n'
         "       reload() stats() help() Handler resource keep"
     )
-    lines.append("Ctrl-D or exit() stops the server (clients get 1001 going away).")
+    lines.append(_DETACHING if attached else _LEAVING)
     return "\n".join(lines)
 
 

@@ -2,7 +2,8 @@
 
 Both start a :class:`LiveServer` (server on its own thread, ``handlers/`` loaded, watcher on unless
 ``reload=False``) and print one line per reload. With the prompt, leaving it stops the server; in the
-foreground, Ctrl-C or SIGTERM does. Either way every client gets 1001 "going away".
+foreground, Ctrl-C or SIGTERM does, and prompts may attach from other terminals (``attach=False``: none).
+Either way every client gets 1001 "going away" and the attach socket is removed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def run(
     port: int = 8765,
     repl: bool = True,
     reload: bool = True,
+    attach: bool = True,
     **server_options: Any,
 ) -> int:
     """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code."""
@@ -47,12 +49,23 @@ def run(
 
         run_repl(server)
         return 0
-    return _foreground(server)
+    return _foreground(server, attach)
 
 
-def _foreground(server: LiveServer) -> int:
+def _foreground(server: LiveServer, attach: bool) -> int:
     for url in server.urls or [server.url]:
         _say(url)
+    prompts = None
+    if attach:
+        from .attach import AttachError
+        from .attach_server import AttachServer
+
+        try:
+            prompts = AttachServer(server).start()
+        except (AttachError, OSError) as exc:
+            _say(f"attach: off ({exc})")
+        else:
+            _say(f"attach: python -m livews attach --port {server.port}")
     watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
     _say(f"{watching}; Ctrl-C stops the server")
     stop = threading.Event()
@@ -65,5 +78,7 @@ def _foreground(server: LiveServer) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         _say("stopping the server (1001 going away)...")
+        if prompts is not None:
+            prompts.close()
         server.stop()
     return 0
