@@ -1,4 +1,4 @@
-"""The command line: ``python -m livews [serve|attach] [--host H] [--port P] [--handlers DIR] [--no-repl] ...``.
+"""The command line: ``python -m livews [serve|attach] [--host H] [--port P] [--handlers DIR] ...``.
 
 No command opens the live prompt over a background server (``livews.live``); ``serve`` (or ``--no-repl``)
 serves in the foreground with hot reload and accepts prompts from ``attach`` (another terminal, same user);

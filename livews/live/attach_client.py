@@ -31,11 +31,15 @@ def find_server(port: int | None = None, folder: Path | None = None) -> Path:
     if port is not None:
         if port not in servers:
             others = ", ".join(f"--port {p}" for p in servers) or "none"
-            raise AttachError(f"no livews server of this user accepts prompts on port {port} (running: {others})")
+            raise AttachError(
+                f"no livews server of this user accepts prompts on port {port} (running: {others})"
+            )
         return servers[port]
     if not servers:
-        raise AttachError(f"no livews server of this user is running (looked in {folder}); start one with "
-                          "`python -m livews serve`")
+        raise AttachError(
+            f"no livews server of this user is running (looked in {folder}); start one with "
+            "`python -m livews serve`"
+        )
     if len(servers) > 1:
         ports = ", ".join(f"--port {p}" for p in servers)
         raise AttachError(f"{len(servers)} livews servers are running; choose one: {ports}")
@@ -156,7 +160,8 @@ def _ptpython(connection: _Connection) -> None:
                 raise ReplExit
             self.current_statement_index += 1
 
-    repl = RemoteRepl(get_globals=dict, _completer=RemoteCompleter())
+    local: dict[str, Any] = {}  # ptpython keeps its own names here; statements never run in it
+    repl = RemoteRepl(get_globals=lambda: local, _completer=RemoteCompleter())
     repl.show_signature = False
     repl.show_docstring = False
     repl.enable_history_search = False

@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from .attach import AttachError, Wire, answers, peer_allowed, peer_of, socket_path
 from .handle import LiveServer
@@ -35,6 +35,12 @@ __all__ = ["AttachServer", "complete", "run_statement"]
 _log = logging.getLogger("livews.live")
 _TOKEN = re.compile(r"[A-Za-z_][\w.]*$")
 _MAX_COMPLETIONS = 200
+
+
+class Writer(Protocol):
+    """Where a statement's output goes: a text stream, or a prompt's end of the socket."""
+
+    def write(self, text: str, /) -> int: ...
 
 
 class AttachServer:
@@ -65,8 +71,8 @@ class AttachServer:
             raise
         self._listener = listener
         self._streams = (sys.stdout, sys.stderr)
-        sys.stdout = _Routed(sys.stdout, "out")  # type: ignore[assignment]
-        sys.stderr = _Routed(sys.stderr, "err")  # type: ignore[assignment]
+        sys.stdout = _Routed(sys.stdout, "out")
+        sys.stderr = _Routed(sys.stderr, "err")
         self._thread = threading.Thread(target=self._accept, name="livews-attach", daemon=True)
         self._thread.start()
         return self
@@ -218,7 +224,7 @@ class _Session:
         return True
 
 
-def run_statement(code: str, namespace: dict[str, Any], out: TextIO, err: TextIO) -> bool:
+def run_statement(code: str, namespace: dict[str, Any], out: Writer, err: Writer) -> bool:
     """Run what was typed as the interactive prompt would; return ``True`` if it asked to leave.
 
     A trailing expression's repr is written to ``out`` (and kept in ``_``); an error to ``err``, in one
@@ -271,7 +277,7 @@ _local = threading.local()
 
 
 class _Routed:
-    """Stands in for ``sys.stdout``/``sys.stderr``: a session's thread writes to its prompt, others through."""
+    """Stands in for ``sys.stdout``/``sys.stderr``: a session thread writes to its prompt, others pass."""
 
     def __init__(self, default: TextIO, kind: str) -> None:
         self._default = default

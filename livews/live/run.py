@@ -12,9 +12,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .handle import LiveServer
+
+if TYPE_CHECKING:
+    from .attach_server import AttachServer
 
 __all__ = ["run"]
 
@@ -53,24 +56,18 @@ def run(
 
 
 def _foreground(server: LiveServer, attach: bool) -> int:
-    for url in server.urls or [server.url]:
-        _say(url)
-    prompts = None
-    if attach:
-        from .attach import AttachError
-        from .attach_server import AttachServer
-
-        try:
-            prompts = AttachServer(server).start()
-        except (AttachError, OSError) as exc:
-            _say(f"attach: off ({exc})")
-        else:
-            _say(f"attach: python -m livews attach --port {server.port}")
-    watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
-    _say(f"{watching}; Ctrl-C stops the server")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    prompts = None
     try:
+        if attach:
+            prompts = _accept_prompts(server)
+        for url in server.urls or [server.url]:
+            _say(url)
+        if prompts is not None:
+            _say(f"attach: python -m livews attach --port {server.port}")
+        watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
+        _say(f"{watching}; Ctrl-C stops the server")
         while not stop.wait(3600):
             pass
     except KeyboardInterrupt:
@@ -82,3 +79,14 @@ def _foreground(server: LiveServer, attach: bool) -> int:
             prompts.close()
         server.stop()
     return 0
+
+
+def _accept_prompts(server: LiveServer) -> AttachServer | None:
+    from .attach import AttachError
+    from .attach_server import AttachServer
+
+    try:
+        return AttachServer(server).start()
+    except (AttachError, OSError) as exc:
+        _say(f"attach: off ({exc})")
+        return None
