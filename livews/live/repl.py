@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import builtins
 import code
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
 
 from ..handler import Handler, resource
 from .handle import LiveServer
 from .keep import keep
+from .tracebacks import one_line
 
 __all__ = ["HELP", "banner", "namespace", "run_repl"]
 
@@ -100,6 +103,60 @@ def banner(server: LiveServer, *, attached: bool = False) -> str:
     return "\n".join(lines)
 
 
+class _Console(code.InteractiveConsole):
+    """The standard library's console, showing a helper's refusal in one line as the ptpython prompt does."""
+
+    def showtraceback(self) -> None:
+        exc = sys.exc_info()[1]
+        line = one_line(exc) if exc is not None else None
+        if line is None:
+            super().showtraceback()
+        else:
+            self.write(line + "\n")
+
+
+@contextmanager
+def logs_above_the_prompt() -> Iterator[None]:
+    """Point the log handlers that write to the terminal at whatever ``sys.stderr``/``sys.stdout`` is now.
+
+    ``logging.basicConfig`` keeps the stream it was given; under the prompt that is the raw terminal, and a
+    line logged by the server thread would be drawn over ptpython's toolbar. Through ``sys.stderr`` (which
+    ptpython's ``patch_stdout`` replaces) it is printed above the prompt, which is then redrawn.
+    """
+    moved: list[tuple[logging.StreamHandler[Any], Any]] = []
+    terminals = {
+        id(s): name
+        for name in ("stdout", "stderr")
+        for s in (getattr(sys, name), getattr(sys, "__" + name + "__"))
+    }
+    for logger in (logging.getLogger(), *(logging.getLogger(n) for n in ("livews", *_LOGGERS))):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in terminals:
+                moved.append((handler, handler.setStream(_Current(terminals[id(handler.stream)]))))
+    try:
+        yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
+
+
+_LOGGERS = ("livews.engine", "livews.server", "livews.live")
+
+
+class _Current:
+    """Writes to ``sys.<name>`` as it is at each write (ptpython's proxy while the prompt runs)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def write(self, text: str) -> int:
+        written: int = getattr(sys, self._name).write(text)
+        return written
+
+    def flush(self) -> None:
+        getattr(sys, self._name).flush()
+
+
 def _version() -> str:
     try:
         return metadata.version("livews")
@@ -121,10 +178,22 @@ def run_repl(
             def configure(repl: Any) -> None:
                 repl.show_docstring = False
                 repl.enable_history_search = False
+                shown = repl._handle_exception
 
-            embed(globals=ns, locals=ns, configure=configure, patch_stdout=True, title="livews")
+                def handle_exception(exc: BaseException) -> None:
+                    line = one_line(exc)
+                    if line is None:
+                        shown(exc)
+                    else:
+                        repl.app.output.write(line + "\n")
+                        repl.app.output.flush()
+
+                repl._handle_exception = handle_exception
+
+            with logs_above_the_prompt():
+                embed(globals=ns, locals=ns, configure=configure, patch_stdout=True, title="livews")
         else:
-            code.interact(banner="", local=ns, exitmsg="")
+            _Console(ns).interact(banner="", exitmsg="")
     except SystemExit:
         pass
     finally:
