@@ -24,7 +24,15 @@ from ..handler import _MARK, Handler, collect
 from ..resource import Resource
 from ..server import Server
 from ..server.client import Client
-from .introspect import ClientTable, Lines, ResourceTable, Stats, format_bytes, format_duration
+from .introspect import (
+    ClientTable,
+    Lines,
+    ResourceTable,
+    SlowTable,
+    Stats,
+    format_bytes,
+    format_duration,
+)
 from .loopthread import LoopThread
 from .registry import Entry, Registry
 from .reloader import Reloader, ReloadReport, show_path
@@ -185,6 +193,10 @@ class LiveServer:
     def clients(self, path: str | None = None) -> ClientTable:
         """The connected clients (all, or on ``path``) as live ``Client`` objects in a printable list."""
         return self._thread.call(lambda: ClientTable(self._server.clients(path)))
+
+    def slow(self) -> SlowTable:
+        """The recent plain handler calls that held the server loop past ``slow_callback`` (class, method)."""
+        return self._thread.call(lambda: SlowTable(self._server.slow_calls.recent))
 
     def stats(self) -> Stats:
         """Server counters: uptime, clients, messages and bytes, reloads."""

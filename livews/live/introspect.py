@@ -20,6 +20,7 @@ __all__ = [
     "Column",
     "Lines",
     "ResourceTable",
+    "SlowTable",
     "Stats",
     "Table",
     "format_bytes",
@@ -160,6 +161,25 @@ class ClientTable(Table[Any]):
             Column("latency", lambda c: format_latency(c.latency), numeric=True),
             Column("handler", lambda c: _class_name(type(c.handler)) if c.handler is not None else ""),
         )
+
+
+class SlowTable(Table[Any]):
+    """Handler calls that held the server loop past its ``slow_callback``, oldest first."""
+
+    noun = "slow call"
+
+    @property
+    def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
+        return (
+            Column("ago", lambda s: format_duration(time.time() - s.at), numeric=True),
+            Column("handler", lambda s: f"{s.handler}.{s.method}"),
+            Column("held", lambda s: f"{s.seconds * 1000:.0f} ms", numeric=True),
+            Column("client", lambda s: s.client, numeric=True),
+            Column("path", lambda s: s.path),
+        )
+
+    def _caption(self) -> str:
+        return super()._caption() + " (make them async def and await, or use asyncio.to_thread)"
 
 
 class Lines(list[_T]):

@@ -33,12 +33,14 @@ livews live helpers (each runs on the server loop and returns its result or rais
   resources()                     paths served: path, class, clients, file    -> list of Resource
   clients(path=None)              connected clients with facts and counters    -> list of Client
   register(path, cls, **options)  serve cls at path; on a served path it is a live replace (instances move)
+  register(cls)                   serve a class marked @resource(path, ...) at its path
   unregister(path)                stop accepting new connections on path (live ones stay)
   send(client, msg)               send str/bytes to one client (a Client, or its id as in clients())
   broadcast(msg, path=None)       send to every client (on path); returns how many
   kick(client, code=1000, reason="")   close one client (a Client or its id)
-  reload()                        reload every handler file now
-  stats()                         counters: clients, messages, bytes, reloads
+  reload()                        reload every handler file now; returns the reports (printed as lines)
+  stats()                         counters: clients, messages, bytes, reloads, slow calls
+  slow()                          handler calls that held the server loop too long (class, method, ms)
   help(obj)                       Python's help on obj; help() shows this text
   Handler, resource, keep         write handlers at the prompt; keep(name, default) carries module state
 
@@ -73,6 +75,7 @@ def namespace(server: LiveServer, *, attached: bool = False) -> dict[str, Any]:
         "kick": server.kick,
         "reload": server.reload,
         "stats": server.stats,
+        "slow": server.slow,
         "help": help,
         "Handler": Handler,
         "resource": resource,
@@ -97,7 +100,7 @@ def banner(server: LiveServer, *, attached: bool = False) -> str:
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
         '       send(client, msg) broadcast(msg, path=None) kick(client, code=1000, reason="")\n'
-        "       reload() stats() help() Handler resource keep"
+        "       reload() stats() slow() help() Handler resource keep"
     )
     lines.append(_DETACHING if attached else _LEAVING)
     return "\n".join(lines)

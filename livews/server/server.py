@@ -21,6 +21,7 @@ from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .keepalive import keepalive
 from .protocol import DirectReadProtocol, ServerProtocol
+from .slow import DEFAULT_SLOW_CALLBACK, SlowCalls
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -55,6 +56,8 @@ class Server:
     tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
         messages do not page-fault their memory in each time, and then read large payloads straight into
         their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
+    slow_callback: seconds a plain (``def``) handler method may hold the loop before it is logged by name
+        and kept in ``slow_calls`` (every client waits meanwhile); ``None`` turns the check off.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class Server:
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
         tune_allocator: bool = True,
+        slow_callback: float | None = DEFAULT_SLOW_CALLBACK,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -92,6 +96,10 @@ class Server:
         self.reuse_port = reuse_port
         self.tune_allocator = tune_allocator
         self.handler_errors = 0
+        #: Plain handler calls that held the loop longer than ``slow_callback`` (recent ones, and a count).
+        self.slow_calls = SlowCalls(slow_callback)
+        #: The threshold the dispatcher compares with (seconds; infinite when the check is off).
+        self.slow_callback = self.slow_calls.threshold
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
         #: Every connection with a live transport, still in its handshake or not (shutdown reaches all).
@@ -236,6 +244,7 @@ class Server:
             "clients": len(clients),
             "connections_total": self.connections_total,
             "handler_errors": self.handler_errors,
+            "slow_calls": self.slow_calls.total,
             "messages_in": sum(c.messages_in for c in clients),
             "messages_out": sum(c.messages_out for c in clients),
             "bytes_in": sum(c.bytes_in for c in clients),

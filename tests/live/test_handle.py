@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,23 @@ def test_reload_returns_a_list_of_reports_that_prints_as_their_lines(live: LiveS
         "reloaded echo.py"
     )
     assert "ReloadReport(" not in repr(reports)
+
+
+def test_slow_shows_the_handler_calls_that_held_the_loop() -> None:
+    class Sleepy(Handler):
+        def on_text(self, message: str) -> None:
+            time.sleep(0.15)
+            self.send_text(message)
+
+    with LiveServer(None, port=0, call_timeout=T, watch_livews=False, slow_callback=0.05) as live:
+        live.register("/sleepy", Sleepy)
+        assert repr(live.slow()) == "(no slow calls)"
+        with connect(live.url + "/sleepy") as ws:
+            ws.send("x")
+            assert ws.recv(timeout=T) == "x"
+        table = live.slow()
+        assert [(c.handler, c.method, c.path) for c in table] == [
+            ("test_slow_shows_the_handler_calls_that_held_the_loop.<locals>.Sleepy", "on_text", "/sleepy")
+        ]
+        assert "Sleepy.on_text" in repr(table) and "asyncio.to_thread" in repr(table)
+        assert live.stats()["slow calls"] == 1
