@@ -188,3 +188,27 @@ def test_completion_at_an_attached_prompt_asks_the_server(
         prompt.expect("42")
     finally:
         prompt.close()
+
+
+def test_an_attached_prompt_shows_a_helper_refusal_in_one_line_and_ctrl_c_stops_a_statement(
+    serve: Serve, tmp_path: Path, runtime: Path
+) -> None:
+    prompt = attach(tmp_path, runtime)
+    try:
+        prompt.child.sendline('send(99, "x")')
+        out = prompt.expect("LookupError: no client 99")
+        assert "Traceback" not in out
+        prompt.expect(">>>")
+        prompt.run("import itertools")
+        # Runs forever in the server process, once it said so.
+        prompt.child.sendline('print("spin" + "ning"); any(False for _ in itertools.count())')
+        prompt.expect("spinning")
+        prompt.child.sendintr()
+        prompt.expect("KeyboardInterrupt")
+        prompt.expect(">>>")
+        assert "still here" in prompt.run('print("still", "here")')
+        with connect(f"{serve.url}/echo") as ws:
+            ws.send("after")
+            assert ws.recv(timeout=T) == "after"
+    finally:
+        prompt.close()
