@@ -64,20 +64,28 @@ class _Connection:
             raise AttachError(f"attach refused: {reason}")
         self.banner = str(hello["banner"])
         self.gone = False
+        self.abandoned = False
 
     def run(self, source: str) -> bool:
         """Run ``source`` on the server, printing what it prints; ``False`` once the prompt should end."""
-        self.wire.send(op="run", code=source)
+        try:
+            self.wire.send(op="run", code=source)
+        except OSError:
+            self.gone = True
+            return False
         interrupted = False
         while True:
             try:
                 message = self.wire.receive()
             except KeyboardInterrupt:
-                if interrupted:  # a second Ctrl-C while waiting: give up on this statement
-                    self.gone = True
+                if interrupted:  # a second Ctrl-C while waiting: leave the statement to itself, detach
+                    self.abandoned = True
                     return False
                 interrupted = True
-                self.wire.send(op="interrupt")
+                try:
+                    self.wire.send(op="interrupt")
+                except OSError:
+                    pass
                 continue
             if message is None:
                 self.gone = True
@@ -94,7 +102,10 @@ class _Connection:
                 return True
 
     def complete(self, text: str) -> list[str]:
-        self.wire.send(op="complete", text=text)
+        try:
+            self.wire.send(op="complete", text=text)
+        except OSError:
+            return []
         while True:
             message = self.wire.receive()
             if message is None:
@@ -127,6 +138,9 @@ def attach(port: int | None = None, *, ptpython: bool | None = None) -> int:
     if connection.gone:
         print("the server went away.", flush=True)
         return 1
+    if connection.abandoned:
+        print("detached; the statement may still be running in the server.", flush=True)
+        return 0
     print("detached; the server keeps running.", flush=True)
     return 0
 

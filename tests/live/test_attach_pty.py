@@ -212,3 +212,19 @@ def test_an_attached_prompt_shows_a_helper_refusal_in_one_line_and_ctrl_c_stops_
             assert ws.recv(timeout=T) == "after"
     finally:
         prompt.close()
+
+
+def test_an_attached_prompt_says_so_when_the_server_stops(
+    serve: Serve, tmp_path: Path, runtime: Path
+) -> None:
+    prompt = attach(tmp_path, runtime)
+    try:
+        serve.child.kill(signal.SIGTERM)
+        serve.child.expect(pexpect.EOF)
+        prompt.child.sendline('print("any" + "one")')
+        prompt.expect("the server went away")
+        prompt.expect(pexpect.EOF)
+        prompt.child.close()
+        assert prompt.child.exitstatus == 1
+    finally:
+        prompt.close()
