@@ -119,7 +119,11 @@ class AttachServer:
                 sock, _ = listener.accept()
             except OSError:
                 return
-            peer = peer_of(sock)
+            try:
+                peer = peer_of(sock)
+            except OSError:
+                sock.close()
+                continue
             wire = Wire(sock)
             if not peer_allowed(peer):
                 _log.warning("attach refused: uid %d (pid %d) is not uid %d", peer.uid, peer.pid, os.getuid())
