@@ -228,3 +228,23 @@ def test_an_attached_prompt_says_so_when_the_server_stops(
         assert prompt.child.exitstatus == 1
     finally:
         prompt.close()
+
+
+def test_serve_no_attach_opens_no_socket(tmp_path: Path, runtime: Path) -> None:
+    shutil.copytree(REPO / "handlers", tmp_path / "handlers")
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_RUNTIME_DIR=str(runtime))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "livews", "serve", "--port", "0", "--no-attach"],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=T,
+    )
+    try:
+        child.expect("Ctrl-C stops the server")
+        out = plain(child.before)
+        assert "attach:" not in out
+        assert not list(runtime.glob("livews/*.sock"))
+    finally:
+        child.terminate(force=True)
