@@ -170,3 +170,13 @@ def test_completion_reads_the_remote_namespace() -> None:
     assert complete("print(served_o", ns) == ["served_only_there"]
     assert "server.stop" in complete("server.st", ns)
     assert complete("", ns) == []
+
+
+def test_only_a_refusal_raised_inside_livews_prints_as_one_line(live: LiveServer) -> None:
+    ns = {"live": live, "__name__": "__main__"}
+    out, err = io.StringIO(), io.StringIO()
+    run_statement('live.send(99, "x")', ns, out, err)
+    assert err.getvalue() == "LookupError: no client 99\n"
+    err = io.StringIO()
+    run_statement('raise LookupError("mine")', ns, out, err)  # raised by the statement itself
+    assert err.getvalue().startswith("Traceback") and "LookupError: mine" in err.getvalue()
