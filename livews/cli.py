@@ -1,7 +1,8 @@
-"""The command line: ``python -m livews [serve] [--host H] [--port P] [--handlers DIR] [--no-repl] ...``.
+"""The command line: ``python -m livews [serve|attach] [--host H] [--port P] [--handlers DIR] ...``.
 
 No command opens the live prompt over a background server (``livews.live``); ``serve`` (or ``--no-repl``)
-serves in the foreground with hot reload; ``serve --no-reload`` runs the plain server with nothing live.
+serves in the foreground with hot reload and accepts prompts from ``attach`` (another terminal, same user);
+``serve --no-reload`` runs the plain server with nothing live.
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m livews", description="A WebSocket server you program live."
     )
-    parser.add_argument("command", nargs="?", choices=["serve"], help="serve in the foreground")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "attach"],
+        help="serve: in the foreground; attach: a prompt on a server this user runs (--port picks one)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
+    parser.add_argument("--no-attach", action="store_true", help="serve: accept no prompt from attach")
     return parser
 
 
@@ -68,6 +75,12 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "attach":
+        from .live.attach_client import attach
+
+        return attach(args.port)
+    if args.port is None:
+        args.port = 8765
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
@@ -76,4 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(args))
     from .live.run import run
 
-    return run(args.handlers, host=args.host, port=args.port, repl=not foreground, reload=not args.no_reload)
+    return run(
+        args.handlers,
+        host=args.host,
+        port=args.port,
+        repl=not foreground,
+        reload=not args.no_reload,
+        attach=not args.no_attach,
+    )

@@ -20,16 +20,25 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..handler import collect
+from ..handler import _MARK, Handler, collect
 from ..resource import Resource
 from ..server import Server
-from .introspect import ClientTable, ResourceTable, Stats, format_bytes, format_duration
+from ..server.client import Client
+from .introspect import (
+    ClientTable,
+    Lines,
+    ResourceTable,
+    SlowTable,
+    Stats,
+    format_bytes,
+    format_duration,
+)
 from .loopthread import LoopThread
 from .registry import Entry, Registry
 from .reloader import Reloader, ReloadReport, show_path
 from .watcher import HandlerWatcher
 
-__all__ = ["LiveServer", "start"]
+__all__ = ["LiveServer", "registration", "start"]
 
 _log = logging.getLogger("livews.live")
 
@@ -185,6 +194,10 @@ class LiveServer:
         """The connected clients (all, or on ``path``) as live ``Client`` objects in a printable list."""
         return self._thread.call(lambda: ClientTable(self._server.clients(path)))
 
+    def slow(self) -> SlowTable:
+        """The recent plain handler calls that held the server loop past ``slow_callback`` (class, method)."""
+        return self._thread.call(lambda: SlowTable(self._server.slow_calls.recent))
+
     def stats(self) -> Stats:
         """Server counters: uptime, clients, messages and bytes, reloads."""
 
@@ -209,8 +222,13 @@ class LiveServer:
 
     # --------------------------------------------------------------------------------------- editing
 
-    def register(self, path: str, handler_class: type, **options: Any) -> ReloadReport:
-        """Serve ``handler_class`` at ``path``; on a served path, move its live instances (a live replace)."""
+    def register(self, path: str | type, handler_class: type | None = None, **options: Any) -> ReloadReport:
+        """Serve ``handler_class`` at ``path``; on a served path, move its live instances (a live replace).
+
+        ``register(Cls)`` serves a class marked ``@resource(path, ...)`` at its path with its options.
+        Anything else than a path and a ``Handler`` subclass is refused at once with a one-line reason.
+        """
+        path, handler_class, options = registration(path, handler_class, options)
         resource = Resource(path, handler_class, **options)
         report = self._thread.run(self._editor().register(resource))
         self._record(report)
@@ -222,12 +240,12 @@ class LiveServer:
         self._record(report)
         return report
 
-    def reload(self) -> list[ReloadReport]:
-        """Reload every handler file now (changed or not) and return one report per file."""
+    def reload(self) -> Lines[ReloadReport]:
+        """Reload every handler file now (changed or not) and return one report per file (prints as lines)."""
         reports = self._thread.run(self._editor().reload_all())
         for report in reports:
             self._record(report)
-        return reports
+        return Lines(reports)
 
     def _editor(self) -> Reloader:
         if self._reloader is None:
@@ -264,7 +282,9 @@ class LiveServer:
             for candidate in self._server.clients():
                 if candidate.id == client:
                     return candidate
-            raise LookupError(f"no connected client with id {client}")
+            raise LookupError(f"no client {client}")
+        if not isinstance(client, Client):
+            raise TypeError(f"give a client or its id (as in clients()), not {_shown(client)}")
         return client
 
     # -------------------------------------------------------------------------------------- reports
@@ -329,6 +349,36 @@ def start(
 ) -> LiveServer:
     """Start a live server in the background and return its handle (``port=0``: any free port)."""
     return LiveServer(handlers, host=host, port=port, **options).start()
+
+
+def registration(
+    target: str | type, handler_class: type | None, options: dict[str, Any]
+) -> tuple[str, type, dict[str, Any]]:
+    """``register``'s arguments checked: path, handler class and options, or a one-line ``TypeError``."""
+    if isinstance(target, type) and handler_class is None:
+        mark = vars(target).get(_MARK)
+        if mark is None:
+            name = target.__qualname__
+            raise TypeError(f"{name} has no @resource(path); give one: register('/path', {name})")
+        path, marked = mark
+        return registration(path, target, {**marked, **options})
+    if not isinstance(target, str):
+        raise TypeError(f"register(path, cls): the path must be a str like '/echo', not {_shown(target)}")
+    if not target.startswith("/"):
+        raise ValueError(f"a path starts with '/': {target!r}")
+    if handler_class is None:
+        raise TypeError(f"register({target!r}, cls): which Handler subclass serves {target}?")
+    if not isinstance(handler_class, type):
+        raise TypeError(f"{_shown(handler_class)} is not a class; give a Handler subclass")
+    if not issubclass(handler_class, Handler):
+        name = handler_class.__qualname__
+        raise TypeError(f"{name} is not a Handler subclass (write class {name}(Handler): ...)")
+    return target, handler_class, options
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -18,7 +18,9 @@ from typing import Any, Generic, TypeVar
 __all__ = [
     "ClientTable",
     "Column",
+    "Lines",
     "ResourceTable",
+    "SlowTable",
     "Stats",
     "Table",
     "format_bytes",
@@ -137,17 +139,14 @@ class ResourceTable(Table[Any]):
 class ClientTable(Table[Any]):
     """Connected clients with their facts and counters (read when printed).
 
-    ``#`` is the position in this list (``clients()[0]``), ``id`` the client's number for the server's life
-    (``kick(7)``).
+    ``id`` is the client's number for the server's life, the one ``send(7, ...)`` and ``kick(7)`` take.
     """
 
     noun = "client"
 
     @property
     def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
-        index = {id(client): i for i, client in enumerate(self)}
         return (
-            Column("#", lambda c: index[id(c)], numeric=True),
             Column("id", lambda c: getattr(c, "id", ""), numeric=True),
             Column("host", lambda c: c.host),
             Column("port", lambda c: c.port, numeric=True),
@@ -162,6 +161,46 @@ class ClientTable(Table[Any]):
             Column("latency", lambda c: format_latency(c.latency), numeric=True),
             Column("handler", lambda c: _class_name(type(c.handler)) if c.handler is not None else ""),
         )
+
+
+class SlowTable(Table[Any]):
+    """Handler calls that held the server loop past its ``slow_callback``, oldest first."""
+
+    noun = "slow call"
+
+    @property
+    def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
+        return (
+            Column("ago", lambda s: format_duration(time.time() - s.at), numeric=True),
+            Column("handler", lambda s: f"{s.handler}.{s.method}"),
+            Column("held", lambda s: f"{s.seconds * 1000:.0f} ms", numeric=True),
+            Column("client", lambda s: s.client, numeric=True),
+            Column("path", lambda s: s.path),
+        )
+
+    def _caption(self) -> str:
+        return super()._caption() + " (make them async def and await, or use asyncio.to_thread)"
+
+
+class Lines(list[_T]):
+    """A list of reports whose ``repr`` is their lines (each item's ``details()``, else ``str(item)``)."""
+
+    noun: str = "report"
+
+    def __repr__(self) -> str:
+        if not self:
+            return f"(no {self.noun}s)"
+        return "\n".join(_lines(item) for item in self)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(repr(self))}</pre>"
+
+
+def _lines(item: object) -> str:
+    details = getattr(item, "details", None)
+    return str(details()) if callable(details) else str(item)
 
 
 class Stats(Mapping[str, Any]):

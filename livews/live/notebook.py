@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .handle import LiveServer
+from .handle import LiveServer, registration
 from .introspect import Column, Table
 from .reloader import ReloadReport
 
@@ -383,8 +383,9 @@ class NotebookServer(LiveServer):
 
     # ------------------------------------------------------------------------------------ editing
 
-    def register(self, path: str, handler_class: type, **options: Any) -> ReloadReport:
+    def register(self, path: str | type, handler_class: type | None = None, **options: Any) -> ReloadReport:
         """Serve ``handler_class`` at ``path`` now; on a served path, a live replace (connections stay)."""
+        path, handler_class, options = registration(path, handler_class, options)
         return super().register(path, self._tapped(handler_class), **options)
 
     def _tapped(self, cls: type) -> type:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import builtins
 import code
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
 
 from ..handler import Handler, resource
 from .handle import LiveServer
 from .keep import keep
+from .tracebacks import one_line
 
 __all__ = ["HELP", "banner", "namespace", "run_repl"]
 
@@ -30,27 +33,33 @@ livews live helpers (each runs on the server loop and returns its result or rais
   resources()                     paths served: path, class, clients, file    -> list of Resource
   clients(path=None)              connected clients with facts and counters    -> list of Client
   register(path, cls, **options)  serve cls at path; on a served path it is a live replace (instances move)
+  register(cls)                   serve a class marked @resource(path, ...) at its path
   unregister(path)                stop accepting new connections on path (live ones stay)
   send(client, msg)               send str/bytes to one client (a Client, or its id as in clients())
   broadcast(msg, path=None)       send to every client (on path); returns how many
   kick(client, code=1000, reason="")   close one client (a Client or its id)
-  reload()                        reload every handler file now
-  stats()                         counters: clients, messages, bytes, reloads
+  reload()                        reload every handler file now; returns the reports (printed as lines)
+  stats()                         counters: clients, messages, bytes, reloads, slow calls
+  slow()                          handler calls that held the server loop too long (class, method, ms)
   help(obj)                       Python's help on obj; help() shows this text
   Handler, resource, keep         write handlers at the prompt; keep(name, default) carries module state
 
 Saving a file in the handlers directory reloads it; every live connection moves to the new code.
-Ctrl-D or exit() stops the server (clients get 1001 going away)."""
+"""
+
+#: How leaving the prompt ends: the local prompt owns the server, an attached one does not.
+_LEAVING = "Ctrl-D or exit() stops the server (clients get 1001 going away)."
+_DETACHING = "Ctrl-D or exit() detaches; the server keeps running."
 
 
-def namespace(server: LiveServer) -> dict[str, Any]:
+def namespace(server: LiveServer, *, attached: bool = False) -> dict[str, Any]:
     """The REPL's globals: the handle, helpers bound to it, and the names used to write handlers."""
 
     def help(*args: Any, **kwargs: Any) -> None:
         if args or kwargs:
             builtins.help(*args, **kwargs)
         else:
-            print(HELP)
+            print(HELP + (_DETACHING if attached else _LEAVING))
 
     ns: dict[str, Any] = {
         "__name__": "__main__",
@@ -66,6 +75,7 @@ def namespace(server: LiveServer) -> dict[str, Any]:
         "kick": server.kick,
         "reload": server.reload,
         "stats": server.stats,
+        "slow": server.slow,
         "help": help,
         "Handler": Handler,
         "resource": resource,
@@ -74,7 +84,7 @@ def namespace(server: LiveServer) -> dict[str, Any]:
     return ns
 
 
-def banner(server: LiveServer) -> str:
+def banner(server: LiveServer, *, attached: bool = False) -> str:
     """What the prompt shows first: the URLs served, where reloads come from, the names available."""
     lines = [f"livews {_version()} serving {server.url}"]
     table = server.resources()
@@ -90,10 +100,64 @@ def banner(server: LiveServer) -> str:
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
         '       send(client, msg) broadcast(msg, path=None) kick(client, code=1000, reason="")\n'
-        "       reload() stats() help() Handler resource keep"
+        "       reload() stats() slow() help() Handler resource keep"
     )
-    lines.append("Ctrl-D or exit() stops the server (clients get 1001 going away).")
+    lines.append(_DETACHING if attached else _LEAVING)
     return "\n".join(lines)
+
+
+class _Console(code.InteractiveConsole):
+    """The standard library's console, showing a helper's refusal in one line as the ptpython prompt does."""
+
+    def showtraceback(self) -> None:
+        exc = sys.exc_info()[1]
+        line = one_line(exc) if exc is not None else None
+        if line is None:
+            super().showtraceback()
+        else:
+            self.write(line + "\n")
+
+
+@contextmanager
+def logs_above_the_prompt() -> Iterator[None]:
+    """Point the log handlers that write to the terminal at whatever ``sys.stderr``/``sys.stdout`` is now.
+
+    ``logging.basicConfig`` keeps the stream it was given; under the prompt that is the raw terminal, and a
+    line logged by the server thread would be drawn over ptpython's toolbar. Through ``sys.stderr`` (which
+    ptpython's ``patch_stdout`` replaces) it is printed above the prompt, which is then redrawn.
+    """
+    moved: list[tuple[logging.StreamHandler[Any], Any]] = []
+    terminals = {
+        id(s): name
+        for name in ("stdout", "stderr")
+        for s in (getattr(sys, name), getattr(sys, "__" + name + "__"))
+    }
+    for logger in (logging.getLogger(), *(logging.getLogger(n) for n in ("livews", *_LOGGERS))):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in terminals:
+                moved.append((handler, handler.setStream(_Current(terminals[id(handler.stream)]))))
+    try:
+        yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
+
+
+_LOGGERS = ("livews.engine", "livews.server", "livews.live")
+
+
+class _Current:
+    """Writes to ``sys.<name>`` as it is at each write (ptpython's proxy while the prompt runs)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def write(self, text: str) -> int:
+        written: int = getattr(sys, self._name).write(text)
+        return written
+
+    def flush(self) -> None:
+        getattr(sys, self._name).flush()
 
 
 def _version() -> str:
@@ -117,10 +181,22 @@ def run_repl(
             def configure(repl: Any) -> None:
                 repl.show_docstring = False
                 repl.enable_history_search = False
+                shown = repl._handle_exception
 
-            embed(globals=ns, locals=ns, configure=configure, patch_stdout=True, title="livews")
+                def handle_exception(exc: BaseException) -> None:
+                    line = one_line(exc)
+                    if line is None:
+                        shown(exc)
+                    else:
+                        repl.app.output.write(line + "\n")
+                        repl.app.output.flush()
+
+                repl._handle_exception = handle_exception
+
+            with logs_above_the_prompt():
+                embed(globals=ns, locals=ns, configure=configure, patch_stdout=True, title="livews")
         else:
-            code.interact(banner="", local=ns, exitmsg="")
+            _Console(ns).interact(banner="", exitmsg="")
     except SystemExit:
         pass
     finally:

@@ -2,7 +2,8 @@
 
 Both start a :class:`LiveServer` (server on its own thread, ``handlers/`` loaded, watcher on unless
 ``reload=False``) and print one line per reload. With the prompt, leaving it stops the server; in the
-foreground, Ctrl-C or SIGTERM does. Either way every client gets 1001 "going away".
+foreground, Ctrl-C or SIGTERM does, and prompts may attach from other terminals (``attach=False``: none).
+Either way every client gets 1001 "going away" and the attach socket is removed.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .handle import LiveServer
+
+if TYPE_CHECKING:
+    from .attach_server import AttachServer
 
 __all__ = ["run"]
 
@@ -29,6 +33,7 @@ def run(
     port: int = 8765,
     repl: bool = True,
     reload: bool = True,
+    attach: bool = True,
     **server_options: Any,
 ) -> int:
     """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code."""
@@ -47,17 +52,22 @@ def run(
 
         run_repl(server)
         return 0
-    return _foreground(server)
+    return _foreground(server, attach)
 
 
-def _foreground(server: LiveServer) -> int:
-    for url in server.urls or [server.url]:
-        _say(url)
-    watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
-    _say(f"{watching}; Ctrl-C stops the server")
+def _foreground(server: LiveServer, attach: bool) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    prompts = None
     try:
+        if attach:
+            prompts = _accept_prompts(server)
+        for url in server.urls or [server.url]:
+            _say(url)
+        if prompts is not None:
+            _say(f"attach: python -m livews attach --port {server.port}")
+        watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
+        _say(f"{watching}; Ctrl-C stops the server")
         while not stop.wait(3600):
             pass
     except KeyboardInterrupt:
@@ -65,5 +75,18 @@ def _foreground(server: LiveServer) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         _say("stopping the server (1001 going away)...")
+        if prompts is not None:
+            prompts.close()
         server.stop()
     return 0
+
+
+def _accept_prompts(server: LiveServer) -> AttachServer | None:
+    from .attach import AttachError
+    from .attach_server import AttachServer
+
+    try:
+        return AttachServer(server).start()
+    except (AttachError, OSError) as exc:
+        _say(f"attach: off ({exc})")
+        return None

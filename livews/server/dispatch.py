@@ -14,6 +14,8 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   the peer left) ends that method quietly.
 - ``on_close`` is called exactly once, after everything else, even when the server cancels a handler
   task at shutdown.
+- A plain method that holds the loop longer than the server's ``slow_callback`` is reported by name
+  (``livews.server.slow``); timing it costs one ``perf_counter`` pair per call.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from ..engine.connection import Connection, State
@@ -49,6 +52,8 @@ class Dispatcher:
 
     server: Server
     handler: Any
+    id: int
+    path: str
     messages_in: int
     close_code: int | None
     close_reason: str
@@ -87,6 +92,7 @@ class Dispatcher:
                     self._call("on_text" if kind is TextMessage else "on_binary", (event.data,))
                     continue
                 # The hot path: a plain method, called inline.
+                started = perf_counter()
                 try:
                     if kind is TextMessage:
                         result = handler.on_text(event.data)
@@ -97,6 +103,9 @@ class Dispatcher:
                 except Exception:
                     self._handler_failed("on_text" if kind is TextMessage else "on_binary")
                     continue
+                elapsed = perf_counter() - started
+                if elapsed > self.server.slow_callback:
+                    self._held_the_loop("on_text" if kind is TextMessage else "on_binary", elapsed)
                 if result is not None and asyncio.iscoroutine(result):
                     self._start_async("on_text" if kind is TextMessage else "on_binary", result)
             elif kind is CloseReceived:
@@ -129,6 +138,7 @@ class Dispatcher:
         handler = self.handler
         if handler is None or (self._failed and name != "on_close"):
             return
+        started = perf_counter()
         try:
             result = getattr(handler, name)(*args)
         except ConnectionClosed:
@@ -137,6 +147,9 @@ class Dispatcher:
         except Exception:
             self._handler_failed(name)
             return
+        elapsed = perf_counter() - started
+        if elapsed > self.server.slow_callback:
+            self._held_the_loop(name, elapsed)
         if result is not None and asyncio.iscoroutine(result):
             self._start_async(name, result)
 
@@ -173,6 +186,7 @@ class Dispatcher:
                 handler = self.handler
                 if handler is None or (self._failed and name != "on_close"):
                     continue
+                started = perf_counter()
                 try:
                     result = getattr(handler, name)(*args)
                 except ConnectionClosed:
@@ -181,6 +195,9 @@ class Dispatcher:
                 except Exception:
                     self._handler_failed(name)
                     continue
+                elapsed = perf_counter() - started
+                if elapsed > self.server.slow_callback:
+                    self._held_the_loop(name, elapsed)
                 if result is not None and asyncio.iscoroutine(result):
                     pending = result
         except asyncio.CancelledError:
@@ -205,6 +222,9 @@ class Dispatcher:
                     result.close()  # no loop time left for an async on_close at shutdown
                     _log.debug("%s: async on_close skipped at shutdown", self)
                 return
+
+    def _held_the_loop(self, name: str, seconds: float) -> None:
+        self.server.slow_calls.note(self.handler, name, seconds, self.id, self.path)
 
     def _handler_failed(self, name: str) -> None:
         handler = self.handler

@@ -22,6 +22,7 @@ from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .keepalive import keepalive
 from .protocol import DIRECT_READ_SIZE, DirectReadProtocol, ServerProtocol
+from .slow import DEFAULT_SLOW_CALLBACK, SlowCalls
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -59,6 +60,8 @@ class Server:
     tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
         messages do not page-fault their memory in each time, and then read large payloads straight into
         their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
+    slow_callback: seconds a plain (``def``) handler method may hold the loop before it is logged by name
+        and kept in ``slow_calls`` (every client waits meanwhile); ``None`` turns the check off.
 
     Starting a server also wraps its loop's exception handler (once per loop, ``accept.py``): ``accept()``
     failing for lack of descriptors is logged once a second instead of a traceback per try; every other
@@ -85,6 +88,7 @@ class Server:
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
         tune_allocator: bool = True,
+        slow_callback: float | None = DEFAULT_SLOW_CALLBACK,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -104,6 +108,10 @@ class Server:
         self.reuse_port = reuse_port
         self.tune_allocator = tune_allocator
         self.handler_errors = 0
+        #: Plain handler calls that held the loop longer than ``slow_callback`` (recent ones, and a count).
+        self.slow_calls = SlowCalls(slow_callback)
+        #: The threshold the dispatcher compares with (seconds; infinite when the check is off).
+        self.slow_callback = self.slow_calls.threshold
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
         self._open = 0  # connections registered and not yet forgotten (what max_connections counts)
@@ -251,6 +259,7 @@ class Server:
             "clients": len(clients),
             "connections_total": self.connections_total,
             "handler_errors": self.handler_errors,
+            "slow_calls": self.slow_calls.total,
             "messages_in": sum(c.messages_in for c in clients),
             "messages_out": sum(c.messages_out for c in clients),
             "bytes_in": sum(c.bytes_in for c in clients),

@@ -22,14 +22,20 @@ def plain(text: str) -> str:
 
 
 class Prompt:
-    """A ``python -m livews`` process in a pty: run statements, read what they printed, leave the prompt."""
+    """A ``python -m livews`` process in a pty: run statements, read what they printed, leave the prompt.
 
-    def __init__(self, cwd: Path, *args: str) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm")
+    ``command`` replaces the arguments after ``-m livews`` (``["attach"]`` for an attached prompt), ``env``
+    adds variables (``XDG_RUNTIME_DIR`` for attach).
+    """
+
+    def __init__(
+        self, cwd: Path, *args: str, command: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        env = dict(os.environ, PYTHONPATH=str(REPO), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", **(env or {}))
         env.pop("PYTHONSTARTUP", None)
         self.child = pexpect.spawn(
             sys.executable,
-            ["-m", "livews", "--port", "0", *args],
+            ["-m", "livews", *(command if command is not None else ["--port", "0", *args])],
             cwd=str(cwd),
             env=env,
             encoding="utf-8",
@@ -41,8 +47,8 @@ class Prompt:
         self.port = int(self.child.match.group(1))
         self.url = f"ws://127.0.0.1:{self.port}"
         self.banner = plain(self.child.before + self.child.after)
-        self.expect(r"Ctrl-D or exit\(\) stops the server")
-        self.banner += plain(self.child.before)
+        self.expect(r"Ctrl-D or exit\(\) (stops the server|detaches)")
+        self.banner += plain(self.child.before + self.child.after)
         self.expect(">>>")
 
     def expect(self, pattern: str, timeout: float = T) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from livews.handler import Handler
+from livews.handler import Handler, resource
 from livews.live import LiveServer
 from livews.live.loopthread import LoopThreadError
 
@@ -282,3 +283,69 @@ def test_an_added_file_is_served_and_a_deleted_one_keeps_its_live_clients(
             connect(live.url + "/shout", open_timeout=T)
         ws.send("kept")
         assert ws.recv(timeout=T) == "KEPT"
+
+
+def test_register_refuses_what_is_not_a_path_and_a_handler_class_in_one_line(live: LiveServer) -> None:
+    with pytest.raises(TypeError, match=r"^str is not a Handler subclass"):
+        live.register("/bad", str)
+    with pytest.raises(TypeError, match=r"^42 is not a class; give a Handler subclass$"):
+        live.register("/bad", 42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^Handler has no @resource"):
+        live.register(Handler)
+    with pytest.raises(ValueError, match=r"starts with '/'"):
+        live.register("bad", Handler)
+    with pytest.raises(TypeError, match=r"which Handler subclass serves /bad"):
+        live.register("/bad")
+    assert "/bad" not in [r.path for r in live.resources()]
+
+
+def test_register_serves_a_resource_marked_class_at_its_path_with_its_options(live: LiveServer) -> None:
+    @resource("/marked", max_clients=1)
+    class Marked(Handler):
+        def on_text(self, message: str) -> None:
+            self.send_text(message[::-1])
+
+    assert live.register(Marked).ok
+    served = next(r for r in live.resources() if r.path == "/marked")
+    assert served.handler is Marked and served.max_clients == 1
+    with connect(live.url + "/marked") as ws:
+        ws.send("abc")
+        assert ws.recv(timeout=T) == "cba"
+
+
+def test_send_and_kick_name_the_missing_client(live: LiveServer) -> None:
+    with pytest.raises(LookupError, match=r"^no client 99$"):
+        live.send(99, "x")
+    with pytest.raises(LookupError, match=r"^no client 99$"):
+        live.kick(99)
+    with pytest.raises(TypeError, match=r"give a client or its id"):
+        live.send("99", "x")
+
+
+def test_reload_returns_a_list_of_reports_that_prints_as_their_lines(live: LiveServer) -> None:
+    reports = live.reload()
+    assert len(reports) == 1 and reports[0].kind == "reload"
+    assert repr(reports).startswith("reloaded handlers/echo.py") or repr(reports).startswith(
+        "reloaded echo.py"
+    )
+    assert "ReloadReport(" not in repr(reports)
+
+
+def test_slow_shows_the_handler_calls_that_held_the_loop() -> None:
+    class Sleepy(Handler):
+        def on_text(self, message: str) -> None:
+            time.sleep(0.15)
+            self.send_text(message)
+
+    with LiveServer(None, port=0, call_timeout=T, watch_livews=False, slow_callback=0.05) as live:
+        live.register("/sleepy", Sleepy)
+        assert repr(live.slow()) == "(no slow calls)"
+        with connect(live.url + "/sleepy") as ws:
+            ws.send("x")
+            assert ws.recv(timeout=T) == "x"
+        table = live.slow()
+        assert [(c.handler, c.method, c.path) for c in table] == [
+            ("test_slow_shows_the_handler_calls_that_held_the_loop.<locals>.Sleepy", "on_text", "/sleepy")
+        ]
+        assert "Sleepy.on_text" in repr(table) and "asyncio.to_thread" in repr(table)
+        assert live.stats()["slow calls"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -55,12 +56,12 @@ def test_the_prompt_sees_a_real_client_broadcasts_to_it_and_kicks_it(prompt: Pro
         assert ws.recv(timeout=T) == "hello"
         table = prompt.run("print(clients())")
         lines = [line for line in table.splitlines() if line.strip()]
-        starts = [i for i, line in enumerate(lines) if line.startswith("#  id  host")]
+        starts = [i for i, line in enumerate(lines) if line.startswith("id  host")]
         assert starts, table
         start = starts[0]
         header, _rule, row = lines[start : start + 3]
-        assert header.split()[:6] == ["#", "id", "host", "port", "path", "query"]
-        assert row.split()[4:6] == ["/echo", "who=pty"] and row.split()[-1] == "Echo"
+        assert header.split()[:5] == ["id", "host", "port", "path", "query"]  # one identifier: the id
+        assert row.split()[3:5] == ["/echo", "who=pty"] and row.split()[-1] == "Echo"
         assert "1 client" in table
         out = prompt.run('print("sent to", broadcast("from the prompt"))')
         assert "sent to 1" in out
@@ -141,8 +142,12 @@ def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None
     install("v1", handlers)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     child = pexpect.spawn(
-        sys.executable, ["-m", "livews", "--no-repl", "--port", "0"], cwd=str(workdir), env=env,
-        encoding="utf-8", timeout=T,
+        sys.executable,
+        ["-m", "livews", "--no-repl", "--port", "0"],
+        cwd=str(workdir),
+        env=env,
+        encoding="utf-8",
+        timeout=T,
     )
     try:
         child.expect(r"ws://127\.0\.0\.1:(\d+)/chat")
@@ -184,3 +189,68 @@ def test_no_reload_turns_the_watcher_off(workdir: Path) -> None:
         assert "watching off" in prompt.run('print("watching", stats()["watching"])')
     finally:
         prompt.close()
+
+
+def _fails_with(prompt: Prompt, statement: str, line: str) -> str:
+    """Type a failing statement; return what it printed, up to the next prompt (``line`` included)."""
+    prompt.child.sendline(statement)
+    out = prompt.expect(re.escape(line))
+    return out + line + prompt.expect(">>>")
+
+
+@pytest.mark.parametrize(
+    ("statement", "line"),
+    [
+        ('send(99, "x")', "LookupError: no client 99"),
+        ("kick(99)", "LookupError: no client 99"),
+        ('send("alice", "x")', "TypeError: give a client or its id (as in clients()), not 'alice'"),
+        ('register("/bad", str)', "TypeError: str is not a Handler subclass"),
+        ('register("/bad", 42)', "TypeError: 42 is not a class; give a Handler subclass"),
+        ("register(Handler)", "TypeError: Handler has no @resource(path)"),
+    ],
+)
+def test_a_helper_refusing_its_arguments_says_why_in_one_line(
+    prompt: Prompt, statement: str, line: str
+) -> None:
+    out = _fails_with(prompt, statement, line)
+    assert "Traceback" not in out and "File " not in out
+    assert "/bad" not in prompt.run("print(resources())")
+
+
+def test_an_error_in_user_code_run_by_a_helper_keeps_its_traceback(prompt: Prompt) -> None:
+    prompt.run('Path = type("Path", (str,), {"__hash__": lambda self: int("not" + "-a-number")})')
+    out = _fails_with(prompt, 'broadcast("x", Path("/echo"))', "not-a-number")
+    assert "Traceback" in out and "<lambda>" in out
+
+
+def test_register_takes_a_resource_marked_class_alone(prompt: Prompt) -> None:
+    prompt.run(
+        'Shout = resource("/shout", max_message_size=10)('
+        'type("Shout", (Handler,), {"on_text": lambda self, m: self.send_text(m.upper())}))'
+    )
+    assert "registered /shout -> Shout" in prompt.run("print(register(Shout))")
+    with connect(f"{prompt.url}/shout") as ws:
+        ws.send("hey")
+        assert ws.recv(timeout=T) == "HEY"
+        ws.send("x" * 11)
+        assert _closed_with(ws) == 1009  # the marked options came along
+
+
+def test_reload_returns_a_report_that_prints_as_lines(prompt: Prompt) -> None:
+    prompt.child.sendline("reload()")
+    out = prompt.expect(r"reloaded handlers/echo\.py")
+    out += prompt.expect(">>>")
+    assert "reloaded handlers/chat.py" in out
+    assert "ReloadReport(" not in out and "[" not in out
+
+
+def test_a_server_log_line_prints_above_the_prompt_which_is_drawn_again(prompt: Prompt) -> None:
+    prompt.run('Bad = type("Bad", (Handler,), {"on_text": lambda self, m: 1 / 0}); r = register("/bad", Bad)')
+    with connect(f"{prompt.url}/bad") as ws:
+        ws.send("x")
+        assert _closed_with(ws) == 1011
+        prompt.expect("Bad.on_text raised; closing")
+        prompt.expect("ZeroDivisionError")
+        # Nothing typed: the prompt is redrawn below the log lines, so they were printed above it.
+        prompt.expect(">>>")
+    assert "alive" in prompt.run('print("al" + "ive")')
