@@ -50,6 +50,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         "_drain_waiter",
         "_failed",
         "_head",
+        "_held",
         "_last_ping_at",
         "_lost",
         "_max_write_buffer",
@@ -96,6 +97,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._reading_paused = False
         self._closed_reported = False
         self._failed = False
+        self._held = None
         self._batching = False
         self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
@@ -119,13 +121,16 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
 
     def data_received(self, data: bytes) -> None:
-        conn = self._conn
-        if conn is None:
-            self._handshake_data(data)
-            return
-        self.bytes_in += len(data)
-        conn.receive_data(data)
-        self._received(conn)
+        try:
+            conn = self._conn
+            if conn is None:
+                self._handshake_data(data)
+                return
+            self.bytes_in += len(data)
+            conn.receive_data(data)
+            self._received(conn)
+        except Exception:  # handler errors never get here (dispatch isolates them): this is livews's fault
+            self._server_fault("data_received")
 
     def _received(self, conn: Connection) -> None:
         """Dispatch what the engine made of the bytes just read, then write what that produced."""
@@ -144,9 +149,44 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     def eof_received(self) -> bool | None:
         conn = self._conn
         if conn is not None:
-            conn.receive_eof()
-            self._dispatch_pending(conn)
+            try:
+                conn.receive_eof()
+                self._dispatch_pending(conn)
+            except Exception:
+                self._server_fault("eof_received")
         return None  # close the transport
+
+    def _server_fault(self, where: str) -> None:
+        """An exception escaped livews's own processing of this connection: log it with context, count it,
+        record it (with its frames for the debugger under ``debug_on_error``), and drop the connection."""
+        server = self.server
+        server.server_errors += 1
+        conn = self._conn
+        state = "handshake" if conn is None else conn.state.name
+        what = f"livews fault in {where}"
+        record = server.errors.add("server", self, where, what, frames=server.debug_on_error)
+        record.outcome = "dropped"
+        _log.error(
+            "%s for %s (path %s, state %s, %d bytes in, %d messages in); dropping it (error #%d)",
+            what,
+            self,
+            getattr(self, "path", "?"),
+            state,
+            self.bytes_in,
+            self.messages_in,
+            record.number,
+            exc_info=True,
+            extra={"livews_error": record},
+        )
+        transport = self._transport
+        if conn is not None and conn.state is State.OPEN:
+            try:
+                conn.fail(1011, "internal error")
+                self._flush()
+            except Exception:
+                _log.debug("%s: no 1011 close frame after the fault", self, exc_info=True)
+        if transport is not None:
+            transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -422,7 +462,10 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
             conn = self._conn
             assert conn is not None
             self.bytes_in += nbytes
-            conn.receive_buffer_updated(nbytes)
-            self._received(conn)
+            try:
+                conn.receive_buffer_updated(nbytes)
+                self._received(conn)
+            except Exception:  # as in data_received: a fault of livews, not of a handler
+                self._server_fault("buffer_updated")
         else:
             self.data_received(self.server._read_buffer[:nbytes].tobytes())
