@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import Any
 
 from ..handler import Handler, resource
+from .debug import DEBUG_HELP, prompt_helpers
 from .handle import LiveServer
 from .keep import keep
 
@@ -33,14 +34,16 @@ livews live helpers (each runs on the server loop and returns its result or rais
   unregister(path)                stop accepting new connections on path (live ones stay)
   send(client, msg)               send str/bytes to one client (a Client, or its id as in clients())
   broadcast(msg, path=None)       send to every client (on path); returns how many
-  kick(client, code=1000, reason="")   close one client (a Client or its id)
   reload()                        reload every handler file now
   stats()                         counters: clients, messages, bytes, reloads
   help(obj)                       Python's help on obj; help() shows this text
   Handler, resource, keep         write handlers at the prompt; keep(name, default) carries module state
 
+Debugging (a handler that raises is held for you when server.debug_on_error is on):
+{debug}
+
 Saving a file in the handlers directory reloads it; every live connection moves to the new code.
-Ctrl-D or exit() stops the server (clients get 1001 going away)."""
+Ctrl-D or exit() stops the server (clients get 1001 going away).""".replace("{debug}", DEBUG_HELP)
 
 
 def namespace(server: LiveServer) -> dict[str, Any]:
@@ -71,6 +74,7 @@ def namespace(server: LiveServer) -> dict[str, Any]:
         "resource": resource,
         "keep": keep,
     }
+    ns.update(prompt_helpers(server))  # errors() pm() held() retry() skip(), and kick() that knows holds
     return ns
 
 
@@ -89,9 +93,16 @@ def banner(server: LiveServer) -> str:
     lines.append(f"reload: {'watching ' + watching if watching != 'off' else 'off'}")
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
-        '       send(client, msg) broadcast(msg, path=None) kick(client, code=1000, reason="")\n'
-        "       reload() stats() help() Handler resource keep"
+        '       send(client, msg) broadcast(msg, path=None) kick(client, code=None, reason="")\n'
+        "       reload() stats() help() Handler resource keep\n"
+        "       errors() pm(n=None) held() retry(client) skip(client)"
     )
+    if server.debug_on_error:
+        lines.append(
+            "debug on error: on (a handler that raises holds its client: pm(), retry(), skip(), kick())"
+        )
+    else:
+        lines.append("debug on error: off (a handler that raises closes its client with 1011)")
     lines.append("Ctrl-D or exit() stops the server (clients get 1001 going away).")
     return "\n".join(lines)
 

@@ -203,7 +203,7 @@ class Dispatcher:
         what = f"{type(self.handler).__qualname__}.{name} raised"
         conn = self._conn
         if server.debug_on_error and name != "on_close" and conn is not None and conn.state is State.OPEN:
-            record = server.errors.add("handler", self, name, what)
+            record = server.errors.add("handler", self, name, what, outcome="held")
             start_hold(self, name, args, record)  # type: ignore[arg-type]  # always a ServerProtocol
             _log.error(
                 "%s; holding %s for the debugger (error #%d: retry, skip or close it; closed with 1011 "
@@ -216,8 +216,9 @@ class Dispatcher:
                 extra={"livews_error": record},
             )
             return True
-        record = server.errors.add("handler", self, name, what)
-        record.outcome = "closed 1011" if name != "on_close" else ""
+        record = server.errors.add(
+            "handler", self, name, what, outcome="closed 1011" if name != "on_close" else ""
+        )
         _log.exception("%s; closing %s with 1011", what, self, extra={"livews_error": record})
         if name == "on_close":
             return False

@@ -23,7 +23,7 @@ import time
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -210,6 +210,8 @@ class ErrorLog:
         self._records: deque[ErrorRecord] = deque(maxlen=max(keep, 1))
         self._keep_frames = keep_frames
         self._numbers = itertools.count(1)
+        #: Called on the server loop with each new record (the live layer announces held connections).
+        self.on_add: Callable[[ErrorRecord], object] | None = None
 
     def add(
         self,
@@ -219,17 +221,26 @@ class ErrorLog:
         message: str,
         *,
         frames: bool = True,
+        outcome: str = "",
     ) -> ErrorRecord:
-        """Record the exception being handled now (call from an ``except`` block)."""
+        """Record the exception being handled now (call from an ``except`` block).
+
+        ``frames=False`` keeps the text only; ``outcome`` says what becomes of the connection (``"held"``
+        marks the record held, which keeps its frames until the hold ends).
+        """
         _, exc, tb = sys.exc_info()
         assert exc is not None, "ErrorLog.add is called while an exception is handled"
         handler = getattr(client, "handler", None) if kind == "handler" else None
         handler_class = type(handler).__qualname__ if handler is not None else ""
         record = ErrorRecord(next(self._numbers), kind, client, handler_class, method, exc, tb, message)
+        record.outcome = outcome
+        record.held = outcome == "held"
         if not frames:
             record._drop_frames()
         self._records.append(record)
         self._bound()
+        if self.on_add is not None:
+            self.on_add(record)
         return record
 
     def _bound(self) -> None:

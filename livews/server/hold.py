@@ -54,8 +54,6 @@ def start_hold(client: ServerProtocol, name: str, args: tuple[Any, ...], record:
     hold = Hold(name, args, record)
     hold.timer = server.loop.call_later(server.debug_hold_timeout, _timed_out, client, hold)
     client._held = hold
-    record.held = True
-    record.outcome = "held"
     if client._queue is None:
         client._queue = deque()
 

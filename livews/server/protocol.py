@@ -164,8 +164,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         conn = self._conn
         state = "handshake" if conn is None else conn.state.name
         what = f"livews fault in {where}"
-        record = server.errors.add("server", self, where, what, frames=server.debug_on_error)
-        record.outcome = "dropped"
+        record = server.errors.add(
+            "server", self, where, what, frames=server.debug_on_error, outcome="dropped"
+        )
         _log.error(
             "%s for %s (path %s, state %s, %d bytes in, %d messages in); dropping it (error #%d)",
             what,
