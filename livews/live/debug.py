@@ -51,10 +51,19 @@ class ErrorTable(Table[ErrorRecord]):
     )
 
 
-def announcement(record: ErrorRecord) -> str | None:
-    """The line to print when ``record`` is added: for a held connection or a fault kept for pm; else None."""
+def announcement(record: ErrorRecord, *, notebook: bool = False) -> str | None:
+    """The line to print when ``record`` is added: for a held connection or a fault kept for pm; else None.
+
+    At a prompt it names the prompt's helpers; in a notebook (``notebook=True``) the handle's methods.
+    """
+    n, c = record.number, record.client_id
+    if record.held and notebook:
+        return (
+            f"error #{n}: {record.where} raised {record.error}; client {c} on {record.path} is held. "
+            f"Debug with <server>.errors[-1].debug(), fix the class, then <server>.retry({c}), "
+            f".skip({c}) or .kick({c})"
+        )
     if record.held:
-        n, c = record.number, record.client_id
         return (
             f"error #{n}: {record.where} raised {record.error}; client {c} on {record.path} is held. "
             f"pm({n}) to debug, fix the code, then retry({c}), skip({c}) or kick({c})"

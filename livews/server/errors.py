@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import sys
 import time
 import traceback
@@ -36,6 +37,7 @@ KEEP_ERRORS = 100
 KEEP_FRAMES = 10
 
 _LIVEWS_DIR = str(Path(__file__).resolve().parent.parent)
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _is_user(frame: FrameType) -> bool:
@@ -153,10 +155,12 @@ class ErrorRecord:
     def debug(self, commands: list[str] | None = None) -> str | None:
         """Open a post-mortem debugger on this error's frames, in the calling thread.
 
-        Interactive by default (IPython's debugger when IPython runs, else pdb). With ``commands`` the
-        debugger reads them instead of the terminal and its output is returned as text (for a notebook
-        without stdin, or a script). The frames have finished running, so reading them races with nothing;
-        calling into live server objects from the debugger is not thread-safe (use the prompt's helpers).
+        Interactive by default (IPython's debugger when IPython runs, else pdb). With ``commands``, pdb (the
+        kernel's own under ipykernel, which replaces ``pdb.Pdb``) reads them instead of the terminal and its
+        output is returned as plain text (colours removed): for a notebook cell without stdin, or a script.
+
+        The frames have finished running, so reading them races with nothing; calling into live server
+        objects from the debugger is not thread-safe (use the prompt's helpers for that).
         """
         tb = self.user_traceback()
         if tb is None:
@@ -164,19 +168,20 @@ class ErrorRecord:
                 f"error #{self.number} no longer keeps its frames "
                 f"(only the last {KEEP_FRAMES} errors and those of held connections do)"
             )
-        debugger_class = _debugger_class()
         if commands is None:
-            debugger = debugger_class()
+            debugger = _interactive_debugger_class()()
             debugger.reset()
             debugger.interaction(None, tb)
             return None
+        import pdb
+
         stdin = io.StringIO("".join(f"{line}\n" for line in [*commands, "q"]))
         stdout = io.StringIO()
-        debugger = debugger_class(stdin=stdin, stdout=stdout)
+        debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
         debugger.use_rawinput = False
         debugger.reset()
         debugger.interaction(None, tb)
-        return stdout.getvalue()
+        return _ANSI_COLOUR.sub("", stdout.getvalue())
 
     def _drop_frames(self) -> None:
         """Let go of the frames (and so their locals); the text stays."""
@@ -197,7 +202,8 @@ class ErrorRecord:
         return f"#{self.number} {self.where} ({client}): {self.error}{outcome}"
 
     def __str__(self) -> str:
-        return f"livews: {self.message}\n{self.traceback.rstrip()}"
+        outcome = f" ({self.outcome})" if self.outcome else ""
+        return f"livews: {self.message}{outcome}\n{self.traceback.rstrip()}"
 
     def __repr__(self) -> str:
         return f"<ErrorRecord {self.summary()}>"
@@ -278,7 +284,7 @@ def _user_text(exc: BaseException, tb: TracebackType | None) -> str:
     return "".join(te.format())
 
 
-def _debugger_class() -> Any:
+def _interactive_debugger_class() -> Any:
     """IPython's debugger when an IPython shell runs (never imported here otherwise), else pdb's."""
     ipython = sys.modules.get("IPython")
     get = getattr(ipython, "get_ipython", None)

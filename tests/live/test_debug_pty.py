@@ -20,7 +20,10 @@ from websockets.sync.client import connect
 from .conftest import T, install
 from .prompt import REPO, Prompt
 
-_HELD = r"error #(\d+): Divide\.on_text raised ZeroDivisionError: integer division or modulo by zero; client (\d+)"
+_HELD = (
+    r"error #(\d+): Divide\.on_text raised ZeroDivisionError: integer division or modulo by zero; "
+    r"client (\d+)"
+)
 
 
 @pytest.fixture

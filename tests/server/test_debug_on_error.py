@@ -1,4 +1,4 @@
-"""Handler errors are recorded with their frames; ``debug_on_error`` holds the connection for retry/skip/close.
+"""Handler errors are recorded with their frames; ``debug_on_error`` holds the connection for retry/skip.
 
 Real servers on 127.0.0.1 port 0, real ``websockets`` clients; the retry after a fix swaps the held
 instance's class the way the live layer does (``instance.__class__ = New``).
@@ -118,7 +118,7 @@ async def test_a_held_connection_nobody_attends_is_closed_with_1011_after_the_ho
             await ws.send("4/2")
             assert await _closed_code(ws) == 1011
         await eventually(lambda: ("close", 1011) in events)
-        assert events == ["1/0"] + [("close", 1011)]  # the waiting message was dropped, on_close ran once
+        assert events == ["1/0", ("close", 1011)]  # the waiting message was dropped, on_close ran once
         assert server.errors.last().outcome == "hold timed out; closed 1011"
 
 
@@ -188,7 +188,9 @@ async def test_a_fault_in_livews_is_logged_with_context_counted_and_drops_only_t
         assert "path /d, state OPEN" in logged.getMessage() and logged.exc_info is not None
 
 
-async def test_without_debug_on_error_a_fault_in_livews_keeps_no_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_without_debug_on_error_a_fault_in_livews_keeps_no_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def faulty(self: Connection, data: bytes) -> None:
         raise RuntimeError("injected")
 
