@@ -222,3 +222,29 @@ async def test_the_backlog_option_reaches_listen(backlog: int) -> None:
         assert _listen_backlog(server.port) == backlog
     finally:
         await server.close()
+
+
+async def test_keepalive_does_not_drop_a_held_client_whose_pongs_wait_behind_paused_reading() -> None:
+    import time
+
+    options = {"ping_interval": 0.05, "ping_timeout": 0.05, "max_pending_events": 1}
+    async with serving(Resource("/d", Divide), debug_on_error=True, **options) as server:
+        async with connect(url(server, "/d"), ping_interval=None) as ws:
+            await ws.send("1/0")
+            for _ in range(4):
+                await ws.send("2/1")  # more than max_pending_events wait: reading pauses
+            await eventually(lambda: len(server.held()) == 1)
+            [client] = server.held()
+            await eventually(lambda: client._reading_paused)  # type: ignore[attr-defined]
+            # A ping goes unanswered (its pong cannot be read) for many times ping_timeout...
+            await eventually(
+                lambda: (
+                    client._ping_sent_at is not None  # type: ignore[attr-defined]
+                    and time.monotonic() - client._ping_sent_at > 10 * 0.05
+                )  # type: ignore[attr-defined]
+            )
+            # ...and the held client is still open and held; skip lets it go on.
+            assert client.state == "OPEN" and server.held() == [client]
+            hold.skip(client)  # type: ignore[arg-type]
+            for _ in range(4):
+                assert await asyncio.wait_for(ws.recv(), 5) == "2"
