@@ -258,6 +258,12 @@ class ErrorLog:
             if kept > self._keep_frames:
                 record._drop_frames()
 
+    def released(self, record: ErrorRecord) -> None:
+        """A hold ended: its record keeps its frames only if it is still among the newest."""
+        if record not in self._records:
+            record._drop_frames()  # pushed out of the log while held
+        self._bound()
+
     def get(self, number: int) -> ErrorRecord:
         for record in self._records:
             if record.number == number:

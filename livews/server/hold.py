@@ -90,7 +90,7 @@ def _end(client: ServerProtocol, outcome: str) -> Hold:
         hold.timer.cancel()
     hold.record.held = False
     hold.record.outcome = outcome
-    client.server.errors._bound()
+    client.server.errors.released(hold.record)
     return hold
 
 

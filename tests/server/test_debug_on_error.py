@@ -248,3 +248,34 @@ async def test_keepalive_does_not_drop_a_held_client_whose_pongs_wait_behind_pau
             hold.skip(client)  # type: ignore[arg-type]
             for _ in range(4):
                 assert await asyncio.wait_for(ws.recv(), 5) == "2"
+
+
+async def test_a_record_pushed_out_of_the_log_while_held_drops_its_frames_when_the_hold_ends() -> None:
+    from livews.server.errors import ErrorLog
+
+    async with serving(Resource("/d", DivideFixed), debug_on_error=True) as server:
+        server.errors = ErrorLog(keep=2, keep_frames=1)
+        async with connect(url(server, "/d")) as ws:
+            await ws.send("1/x")  # int("x") raises: held
+            await eventually(lambda: len(server.held()) == 1)
+            held_client = server.held()[0]
+            record = server.errors.last()
+            server.debug_on_error = False
+            for _ in range(3):
+                async with connect(url(server, "/d")) as other:
+                    await other.send("y/1")
+                    await _closed_code(other)
+            assert record not in list(server.errors) and record.has_frames  # still held: kept
+            hold.skip(held_client)  # type: ignore[arg-type]
+            assert not record.has_frames
+
+
+async def test_closing_the_server_closes_a_held_client_with_1001_and_runs_on_close_once() -> None:
+    async with serving(Resource("/d", Divide), debug_on_error=True) as server:
+        async with connect(url(server, "/d")) as ws:
+            await ws.send("1/0")
+            await ws.send("2/1")
+            await eventually(lambda: len(server.held()) == 1)
+            await server.close(timeout=2)
+            assert await _closed_code(ws) == 1001
+    assert events == ["1/0", ("close", 1001)]
