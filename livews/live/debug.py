@@ -17,7 +17,7 @@ server loop and every other client go on meanwhile. Only the held connection wai
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..server.errors import ErrorRecord
 from .introspect import Column, Table
@@ -75,8 +75,15 @@ def announcement(record: ErrorRecord, *, notebook: bool = False) -> str | None:
     return None
 
 
-def prompt_helpers(server: LiveServer) -> dict[str, Callable[..., Any]]:
-    """The debugging helpers bound to ``server``, by the names a prompt offers them under."""
+def prompt_helpers(
+    server: LiveServer, *, stdin: IO[str] | None = None, stdout: IO[str] | None = None
+) -> dict[str, Callable[..., Any]]:
+    """The debugging helpers bound to ``server``, by the names a prompt offers them under.
+
+    ``pm`` debugs on ``stdin``/``stdout`` when given (a prompt whose terminal is not this process's, such
+    as one attached over a socket), else on the process's own. It must be called from the prompt's own
+    thread, never from the server loop's: pdb waits for the person.
+    """
 
     def errors() -> ErrorTable:
         """Recent handler errors and server faults (the last 100), oldest first."""
@@ -84,7 +91,7 @@ def prompt_helpers(server: LiveServer) -> dict[str, Callable[..., Any]]:
 
     def pm(n: int | None = None) -> None:
         """Post-mortem pdb on error ``n`` (its number in ``errors()``; the last one by default)."""
-        server.error(n).debug()
+        server.error(n).debug(stdin=stdin, stdout=stdout)
 
     def held() -> Any:
         """The clients held after a handler error."""

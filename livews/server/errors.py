@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["KEEP_ERRORS", "KEEP_FRAMES", "ErrorLog", "ErrorRecord"]
 
@@ -152,12 +152,21 @@ class ErrorRecord:
 
     # ----------------------------------------------------------------------------------- debugging
 
-    def debug(self, commands: list[str] | None = None) -> str | None:
+    def debug(
+        self,
+        commands: list[str] | None = None,
+        *,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+    ) -> str | None:
         """Open a post-mortem debugger on this error's frames, in the calling thread.
 
-        Interactive by default (IPython's debugger when IPython runs, else pdb). With ``commands``, pdb (the
-        kernel's own under ipykernel, which replaces ``pdb.Pdb``) reads them instead of the terminal and its
-        output is returned as plain text (colours removed): for a notebook cell without stdin, or a script.
+        Interactive by default (IPython's debugger when IPython runs, else pdb), on ``sys.stdin`` and
+        ``sys.stdout`` or on the ``stdin``/``stdout`` given (pdb then, e.g. a prompt attached over a socket).
+
+        With ``commands``, pdb (the kernel's own under ipykernel, which replaces ``pdb.Pdb``) reads them
+        instead of a terminal and its output is returned as plain text (colours removed): for a notebook cell
+        without stdin, or a script.
 
         The frames have finished running, so reading them races with nothing; calling into live server
         objects from the debugger is not thread-safe (use the prompt's helpers for that).
@@ -168,6 +177,13 @@ class ErrorRecord:
                 f"error #{self.number} no longer keeps its frames "
                 f"(only the last {KEEP_FRAMES} errors and those of held connections do)"
             )
+        if commands is None and (stdin is not None or stdout is not None):
+            import pdb
+
+            debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
+            debugger.reset()
+            debugger.interaction(None, tb)
+            return None
         if commands is None:
             debugger = _interactive_debugger_class()()
             debugger.reset()
@@ -175,13 +191,13 @@ class ErrorRecord:
             return None
         import pdb
 
-        stdin = io.StringIO("".join(f"{line}\n" for line in [*commands, "q"]))
-        stdout = io.StringIO()
-        debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
+        script = io.StringIO("".join(f"{line}\n" for line in [*commands, "q"]))
+        output = io.StringIO()
+        debugger = pdb.Pdb(stdin=script, stdout=output)
         debugger.use_rawinput = False
         debugger.reset()
         debugger.interaction(None, tb)
-        return _ANSI_COLOUR.sub("", stdout.getvalue())
+        return _ANSI_COLOUR.sub("", output.getvalue())
 
     def _drop_frames(self) -> None:
         """Let go of the frames (and so their locals); the text stays."""

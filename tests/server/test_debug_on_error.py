@@ -7,6 +7,7 @@ instance's class the way the live layer does (``instance.__class__ = New``).
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import socket
 import subprocess
@@ -73,6 +74,12 @@ async def test_without_debug_on_error_a_raising_handler_still_closes_with_1011_a
         assert record.locals["message"] == "1/0" and record.locals["bottom"] == 0
         assert "top // bottom" in record.traceback and "dispatch.py" not in record.traceback
         assert server.held() == []
+        out = record.debug(commands=["p top, bottom", "where"])
+        assert out is not None and "(0, 1)" not in out and "(1, 0)" in out and "-> self.send_text" in out
+        assert "dispatch.py" not in out  # pdb starts at the user's first frame
+        session, screen = io.StringIO("p message\nc\n"), io.StringIO()
+        assert record.debug(stdin=session, stdout=screen) is None  # an attached prompt's own streams
+        assert "'1/0'" in screen.getvalue()
 
 
 async def test_a_held_connection_stays_open_queues_later_messages_and_retry_reaches_the_fixed_class() -> None:
