@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def test_held_client_is_debugged_with_pm_fixed_by_a_save_and_answered_by_retry(
         prompt.expect(r"quotient = numerator // denominator")
         prompt.child.sendline("p numerator, denominator, message, self.answered")
         prompt.expect(r"\(12, 0, '12/0', 1\)")
+        with connect(f"{prompt.url}/echo") as other:  # pdb waits for the person; the server does not
+            for i in range(20):
+                other.send(f"while in pdb {i}")
+                assert other.recv(timeout=T) == f"while in pdb {i}"
         prompt.child.sendline("c")
         prompt.expect(">>>")
 
@@ -140,5 +145,17 @@ def test_with_no_debug_on_error_a_raising_handler_closes_with_1011_as_before(wor
         out = prompt.run("print(errors()[-1].outcome, len(held()))")
         assert "closed 1011 0" in out
         assert not re.search(r"is held", out)
+    finally:
+        prompt.close()
+
+
+def test_the_backlog_option_reaches_listen_from_the_command_line(workdir: Path) -> None:
+    prompt = Prompt(workdir, "--backlog", "17")
+    try:
+        out = subprocess.run(
+            ["ss", "-Hltn", f"sport = :{prompt.port}"], capture_output=True, text=True, check=True, timeout=T
+        ).stdout
+        [listening] = [line for line in out.splitlines() if line.strip()]
+        assert int(listening.split()[2]) == 17  # Send-Q of a listening socket: its backlog
     finally:
         prompt.close()
