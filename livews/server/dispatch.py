@@ -11,8 +11,8 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   (``errors.py``), and its connection is closed with 1011 "internal error" (no internals on the wire);
   nothing further but ``on_close`` reaches that handler, and nothing else on the server is disturbed. With
   ``Server(debug_on_error=True)`` the connection is held instead, for a person to retry or skip the event
-  (``hold.py``). ``ConnectionClosed`` raised in a handler (``drain()`` after
-  the peer left) ends that method quietly.
+  (``hold.py``). ``ConnectionClosed`` raised in a handler (``drain()`` after the peer left) ends that
+  method quietly.
 - ``on_close`` is called exactly once, after everything else, even when the server cancels a handler
   task at shutdown.
 """
