@@ -266,7 +266,7 @@ class LiveServer:
 
         def do() -> None:
             target = self._client(client)
-            if code is None and getattr(target, "_held", None) is not None:
+            if code is None and getattr(target, "_hold", None) is not None:
                 target.close(1011, reason or "internal error")
             else:
                 target.close(1000 if code is None else code, reason)

@@ -57,7 +57,7 @@ class Dispatcher:
     _reading_paused: bool
     _closed_reported: bool
     _failed: bool  # a handler method raised: only on_close is delivered from now on
-    _held: Hold | None  # held for the debugger: later events wait in _queue until retry/skip/close
+    _hold: Hold | None  # held for the debugger: later events wait in _queue until retry/skip/close
 
     def _dispatch_pending(self, conn: Connection) -> None:
         """Deliver every event the engine has, including a failure it held back until earlier messages."""
@@ -176,7 +176,7 @@ class Dispatcher:
             self._cancelled(queue, pending)
             raise
         finally:
-            if self._held is None:
+            if self._hold is None:
                 self._queue = None
             self._task = None
 
@@ -236,7 +236,7 @@ class Dispatcher:
         self._closed_reported = True
         self.close_code, self.close_reason = event.code, event.reason
         self._call("on_close", (event.code, event.reason))
-        if self._held is not None:
+        if self._hold is not None:
             connection_ending(self)  # type: ignore[arg-type]
 
     def _flush(self) -> None:

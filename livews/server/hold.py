@@ -53,7 +53,7 @@ def start_hold(client: ServerProtocol, name: str, args: tuple[Any, ...], record:
     server = client.server
     hold = Hold(name, args, record)
     hold.timer = server.loop.call_later(server.debug_hold_timeout, _timed_out, client, hold)
-    client._held = hold
+    client._hold = hold
     if client._queue is None:
         client._queue = deque()
 
@@ -74,7 +74,7 @@ def skip(client: ServerProtocol) -> None:
 
 def connection_ending(client: ServerProtocol) -> None:
     """The peer closed (or was lost) while held: drop what waited, deliver ``on_close`` (queued last)."""
-    if client._held is None:
+    if client._hold is None:
         return
     _end(client, f"closed while held ({client.close_code})")
     client._failed = True  # only on_close is delivered from now on
@@ -82,10 +82,10 @@ def connection_ending(client: ServerProtocol) -> None:
 
 
 def _end(client: ServerProtocol, outcome: str) -> Hold:
-    hold = client._held
+    hold = client._hold
     if hold is None:
         raise ValueError(f"{client!r} is not held")
-    client._held = None
+    client._hold = None
     if hold.timer is not None:
         hold.timer.cancel()
     hold.record.held = False
@@ -113,7 +113,7 @@ def _drain(client: ServerProtocol) -> None:
 
 
 def _timed_out(client: ServerProtocol, hold: Hold) -> None:
-    if client._held is not hold:
+    if client._hold is not hold:
         return
     hold.timer = None
     _log.warning(

@@ -37,7 +37,7 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
                 continue
             sent = client._ping_sent_at
             if sent is not None:
-                if now - sent > timeout and client._held is None:
+                if now - sent > timeout and client._hold is None:
                     _log.info("closing %s:%s: no pong within %.1fs", client.host, client.port, timeout)
                     conn.fail(1011, "keepalive ping timeout")
                     client._dispatch_pending(conn)

@@ -50,7 +50,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         "_drain_waiter",
         "_failed",
         "_head",
-        "_held",
+        "_hold",
         "_last_ping_at",
         "_lost",
         "_max_write_buffer",
@@ -97,7 +97,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._reading_paused = False
         self._closed_reported = False
         self._failed = False
-        self._held = None
+        self._hold = None
         self._batching = False
         self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out

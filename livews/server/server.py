@@ -244,7 +244,7 @@ class Server:
 
     def held(self) -> list[Client]:
         """Clients held for the debugger after a handler error (``debug_on_error``), oldest error first."""
-        held = [(c._held.record.number, c) for c in self._live() if c._held is not None]
+        held = [(c._hold.record.number, c) for c in self._live() if c._hold is not None]
         return [client for _, client in sorted(held, key=lambda pair: pair[0])]
 
     def count(self, path: str) -> int:
@@ -261,7 +261,7 @@ class Server:
             "connections_total": self.connections_total,
             "handler_errors": self.handler_errors,
             "server_errors": self.server_errors,
-            "held": sum(1 for c in self._live() if c._held is not None),
+            "held": sum(1 for c in self._live() if c._hold is not None),
             "messages_in": sum(c.messages_in for c in clients),
             "messages_out": sum(c.messages_out for c in clients),
             "bytes_in": sum(c.bytes_in for c in clients),
