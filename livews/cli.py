@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from .handler import collect
 from .resource import Resources
@@ -35,6 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    parser.add_argument("--backlog", type=int, default=100, help="listen() backlog (default 100)")
+    parser.add_argument(
+        "--debug-on-error",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hold a client whose handler raised, for pm()/retry()/skip() (default: on with the prompt)",
+    )
+    parser.add_argument(
+        "--debug-hold-timeout",
+        type=float,
+        default=600.0,
+        help="seconds a held client waits before it is closed with 1011 (default 600)",
+    )
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
@@ -60,7 +74,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"livews: no handler directory {directory}", file=sys.stderr)
         return 2
-    server = Server(load_resources(directory), host=args.host, port=args.port)
+    server = Server(load_resources(directory), host=args.host, port=args.port, **_server_options(args, False))
     await server.start()
     for url in server.urls:
         print(url, flush=True)
@@ -71,6 +85,12 @@ async def _serve(args: argparse.Namespace) -> int:
     await stop.wait()
     await server.close()
     return 0
+
+
+def _server_options(args: argparse.Namespace, prompt: bool) -> dict[str, Any]:
+    """Server options from the command line; debug on error defaults to on only where a prompt attends."""
+    debug = args.debug_on_error if args.debug_on_error is not None else prompt
+    return {"backlog": args.backlog, "debug_on_error": debug, "debug_hold_timeout": args.debug_hold_timeout}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,4 +116,5 @@ def main(argv: list[str] | None = None) -> int:
         repl=not foreground,
         reload=not args.no_reload,
         attach=not args.no_attach,
+        **_server_options(args, not foreground),
     )

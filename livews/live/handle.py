@@ -23,7 +23,10 @@ from typing import Any
 from ..handler import _MARK, Handler, collect
 from ..resource import Resource
 from ..server import Server
+from ..server import hold as _hold
 from ..server.client import Client
+from ..server.errors import ErrorRecord
+from .debug import ErrorTable, announcement
 from .introspect import (
     ClientTable,
     Lines,
@@ -104,6 +107,7 @@ class LiveServer:
 
     async def _startup(self) -> None:
         self._server = Server(self._registry, host=self.host, port=self._port, **self._server_options)
+        self._server.errors.on_add = self._error_added
         self._reloader = Reloader(
             self._registry, self.handlers_dir, collect, self._instances, schedule=self._schedule
         )
@@ -272,9 +276,65 @@ class LiveServer:
         count: int = self._thread.call(lambda: self._server.broadcast(message, path))
         return count
 
-    def kick(self, client: Any, code: int = 1000, reason: str = "") -> None:
-        """Close a client's connection (a ``Client`` or its ``id``) with ``code`` and ``reason``."""
-        self._thread.call(lambda: self._client(client).close(code, reason))
+    def kick(self, client: Any, code: int | None = None, reason: str = "") -> None:
+        """Close a client's connection (a ``Client`` or its ``id``) with ``code`` and ``reason``.
+
+        Without a code: 1000, or 1011 "internal error" for a client held after a handler error.
+        """
+
+        def do() -> None:
+            target = self._client(client)
+            if code is None and getattr(target, "_hold", None) is not None:
+                target.close(1011, reason or "internal error")
+            else:
+                target.close(1000 if code is None else code, reason)
+
+        self._thread.call(do)
+
+    # ---------------------------------------------------------------------- errors (see debug.py)
+
+    @property
+    def debug_on_error(self) -> bool:
+        """Whether a handler that raises holds its connection (``retry``/``skip``) instead of closing it."""
+        return (
+            bool(self._server_options.get("debug_on_error", False))
+            if self._server is None
+            else bool(self._server.debug_on_error)
+        )
+
+    @debug_on_error.setter
+    def debug_on_error(self, on: bool) -> None:
+        self._server_options["debug_on_error"] = bool(on)
+        if self._server is not None:
+            self._thread.call(setattr, self._server, "debug_on_error", bool(on))
+
+    def error_records(self) -> ErrorTable:
+        """Recent handler errors and server faults (bounded: ``livews.server.errors``), oldest first."""
+        return self._thread.call(lambda: ErrorTable(self._server.errors))
+
+    def error(self, number: int | None = None) -> ErrorRecord:
+        """Error record ``number`` (as numbered in ``error_records()``), or the last one."""
+        errors = self._server.errors if self._server is not None else None
+        if errors is None:
+            raise RuntimeError("the server is not started")
+        return self._thread.call(lambda: errors.last() if number is None else errors.get(number))
+
+    def held(self) -> ClientTable:
+        """Clients held after a handler error (``debug_on_error``), oldest error first."""
+        return self._thread.call(lambda: ClientTable(self._server.held()))
+
+    def retry(self, client: Any) -> None:
+        """Deliver a held client's failed event again, to its handler's class as it is now; then go on."""
+        self._thread.call(lambda: _hold.retry(self._client(client)))
+
+    def skip(self, client: Any) -> None:
+        """Drop a held client's failed event and deliver the events that waited behind it."""
+        self._thread.call(lambda: _hold.skip(self._client(client)))
+
+    def _error_added(self, record: ErrorRecord) -> None:
+        line = announcement(record)
+        if line is not None:
+            self._announce(line)
 
     def _client(self, client: Any) -> Any:
         """On the loop: a ``Client`` as given, or the connected client with that ``id``."""

@@ -19,7 +19,10 @@ The handle is a :class:`~livews.live.handle.LiveServer` with three additions for
   kept in ``errors`` and printed, with the traceback trimmed to your code, in the output of the cell that is
   running when they happen or of the next cell you run (IPython's ``pre_run_cell``/``post_run_cell``
   hooks, so the text lands in the right cell even though the error happened on the server thread). Outside
-  IPython they go to ``sys.stderr`` at once. The connection is handled as for any handler error (1011).
+  IPython they go to ``sys.stderr`` at once. The connection is handled as for any handler error (1011, or
+  held with ``start(debug_on_error=True)``: then ``srv.retry(client)`` / ``srv.skip(client)``). A handler
+  error in ``errors`` is the server's own ``ErrorRecord`` (``livews.server.errors``): ``frames``,
+  ``locals`` and ``debug()`` (IPython's debugger, or ``debug(commands=[...])`` returning pdb's output).
 - The handle, ``errors`` and ``messages()`` display as HTML tables in Jupyter and as text elsewhere (as do
   ``clients()`` and ``resources()``).
 
@@ -44,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..server.errors import ErrorRecord
+from .debug import announcement
 from .handle import LiveServer, registration
 from .introspect import Column, Table
 from .reloader import ReloadReport
@@ -116,7 +121,7 @@ class MessageTable(Table[Message]):
     )
 
 
-class ProblemTable(Table[Problem]):
+class ProblemTable(Table["Problem | ErrorRecord"]):
     """What the server logged as a warning or an error, oldest first (``str(row)`` has the traceback)."""
 
     noun = "error"
@@ -310,8 +315,8 @@ class NotebookServer(LiveServer):
         # user class -> its recording subclass, while that subclass is served or has instances
         self._taps: weakref.WeakValueDictionary[type, type] = weakref.WeakValueDictionary()
         self._taps_lock = threading.Lock()
-        self._problems: deque[Problem] = deque(maxlen=_KEEP_PROBLEMS)
-        self._unshown: list[Problem | str] = []
+        self._problems: deque[Problem | ErrorRecord] = deque(maxlen=_KEEP_PROBLEMS)
+        self._unshown: list[Problem | ErrorRecord | str] = []
         self._problems_lock = threading.Lock()
         self._ident: int | None = None
         self._ipython: Any = None
@@ -457,11 +462,16 @@ class NotebookServer(LiveServer):
             message = record.getMessage()
         except Exception:
             message = str(record.msg)
-        problem = Problem(
-            record.created,
-            record.levelname,
-            message,
-            _user_traceback(record.exc_info) if record.exc_info else None,
+        kept = getattr(record, "livews_error", None)  # a handler error or fault: the server's own record
+        problem = (
+            kept
+            if isinstance(kept, ErrorRecord)
+            else Problem(
+                record.created,
+                record.levelname,
+                message,
+                _user_traceback(record.exc_info) if record.exc_info else None,
+            )
         )
         with self._problems_lock:
             self._problems.append(problem)
@@ -469,6 +479,11 @@ class NotebookServer(LiveServer):
                 self._unshown.append(problem)
                 return
         print(problem, file=sys.stderr, flush=True)
+
+    def _error_added(self, record: ErrorRecord) -> None:
+        line = announcement(record, notebook=True)
+        if line is not None:
+            self._announce(line)
 
     def _note(self, line: str) -> None:
         """``on_report``: a handler file was loaded or reloaded (or failed to)."""
@@ -483,7 +498,7 @@ class NotebookServer(LiveServer):
         with self._problems_lock:
             pending, self._unshown = self._unshown, []
         for item in pending:
-            if isinstance(item, Problem):
+            if not isinstance(item, str):
                 print(item, file=sys.stderr, flush=True)
             else:
                 self._say(f"livews: {item}")

@@ -20,6 +20,7 @@ from importlib import metadata
 from typing import Any
 
 from ..handler import Handler, resource
+from .debug import DEBUG_HELP, prompt_helpers
 from .handle import LiveServer
 from .keep import keep
 from .tracebacks import one_line
@@ -37,15 +38,18 @@ livews live helpers (each runs on the server loop and returns its result or rais
   unregister(path)                stop accepting new connections on path (live ones stay)
   send(client, msg)               send str/bytes to one client (a Client, or its id as in clients())
   broadcast(msg, path=None)       send to every client (on path); returns how many
-  kick(client, code=1000, reason="")   close one client (a Client or its id)
+  kick(client, code=None, reason="")   close one client (a Client or its id; a held one with 1011)
   reload()                        reload every handler file now; returns the reports (printed as lines)
-  stats()                         counters: clients, messages, bytes, reloads, slow calls
+  stats()                         counters: clients, messages, bytes, reloads, slow calls, errors
   slow()                          handler calls that held the server loop too long (class, method, ms)
   help(obj)                       Python's help on obj; help() shows this text
   Handler, resource, keep         write handlers at the prompt; keep(name, default) carries module state
 
+Debugging (a handler that raises is held for you when server.debug_on_error is on):
+{debug}
+
 Saving a file in the handlers directory reloads it; every live connection moves to the new code.
-"""
+""".replace("{debug}", DEBUG_HELP)
 
 #: How leaving the prompt ends: the local prompt owns the server, an attached one does not.
 _LEAVING = "Ctrl-D or exit() stops the server (clients get 1001 going away)."
@@ -81,6 +85,7 @@ def namespace(server: LiveServer, *, attached: bool = False) -> dict[str, Any]:
         "resource": resource,
         "keep": keep,
     }
+    ns.update(prompt_helpers(server))  # errors() pm() held() retry() skip(), and kick() that knows holds
     return ns
 
 
@@ -99,9 +104,16 @@ def banner(server: LiveServer, *, attached: bool = False) -> str:
     lines.append(f"reload: {'watching ' + watching if watching != 'off' else 'off'}")
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
-        '       send(client, msg) broadcast(msg, path=None) kick(client, code=1000, reason="")\n'
-        "       reload() stats() slow() help() Handler resource keep"
+        '       send(client, msg) broadcast(msg, path=None) kick(client, code=None, reason="")\n'
+        "       reload() stats() slow() help() Handler resource keep\n"
+        "       errors() pm(n=None) held() retry(client) skip(client)"
     )
+    if server.debug_on_error:
+        lines.append(
+            "debug on error: on (a handler that raises holds its client: pm(), retry(), skip(), kick())"
+        )
+    else:
+        lines.append("debug on error: off (a handler that raises closes its client with 1011)")
     lines.append(_DETACHING if attached else _LEAVING)
     return "\n".join(lines)
 

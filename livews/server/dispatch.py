@@ -8,10 +8,12 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   events wait in a per-connection queue until it is done, so events reach the handler in order. Reading
   pauses while that queue is longer than ``max_pending_events`` (after a few more KiB, so a close frame
   right behind the backlog is still answered) and resumes when it has half drained.
-- A method that raises is logged with its traceback on ``livews.server`` and its connection is closed with
-  1011 "internal error" (no internals on the wire); nothing further but ``on_close`` reaches that handler,
-  and nothing else on the server is disturbed. ``ConnectionClosed`` raised in a handler (``drain()`` after
-  the peer left) ends that method quietly.
+- A method that raises is logged with its traceback on ``livews.server``, recorded in ``server.errors``
+  (``errors.py``), and its connection is closed with 1011 "internal error" (no internals on the wire);
+  nothing further but ``on_close`` reaches that handler, and nothing else on the server is disturbed. With
+  ``Server(debug_on_error=True)`` the connection is held instead, for a person to retry or skip the event
+  (``hold.py``). ``ConnectionClosed`` raised in a handler (``drain()`` after the peer left) ends that
+  method quietly.
 - ``on_close`` is called exactly once, after everything else, even when the server cancels a handler
   task at shutdown.
 - A plain method that holds the loop longer than the server's ``slow_callback`` is reported by name
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.connection import Connection, State
 from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
+from .hold import Hold, connection_ending, start_hold
 
 if TYPE_CHECKING:
     from .server import Server
@@ -69,6 +72,7 @@ class Dispatcher:
     _yielding: bool  # reading is paused until held events and unparsed bytes are through
     _closed_reported: bool
     _failed: bool  # a handler method raised: only on_close is delivered from now on
+    _hold: Hold | None  # held for the debugger: later events wait in _queue until retry/skip/close
 
     def _dispatch_pending(self, conn: Connection) -> None:
         """Deliver every event the engine has, including a failure it held back until earlier messages."""
@@ -101,13 +105,14 @@ class Dispatcher:
                 except ConnectionClosed:
                     continue
                 except Exception:
-                    self._handler_failed("on_text" if kind is TextMessage else "on_binary")
+                    self._handler_failed("on_text" if kind is TextMessage else "on_binary", (event.data,))
                     continue
                 elapsed = perf_counter() - started
                 if elapsed > self.server.slow_callback:
                     self._held_the_loop("on_text" if kind is TextMessage else "on_binary", elapsed)
                 if result is not None and asyncio.iscoroutine(result):
-                    self._start_async("on_text" if kind is TextMessage else "on_binary", result)
+                    name = "on_text" if kind is TextMessage else "on_binary"
+                    self._start_async(name, result, (event.data,))
             elif kind is CloseReceived:
                 self._connection_ended(event)
             elif kind is PongReceived:
@@ -145,23 +150,23 @@ class Dispatcher:
             _log.debug("%s: %s ended on a closed connection", self, name)
             return
         except Exception:
-            self._handler_failed(name)
+            self._handler_failed(name, args)
             return
         elapsed = perf_counter() - started
         if elapsed > self.server.slow_callback:
             self._held_the_loop(name, elapsed)
         if result is not None and asyncio.iscoroutine(result):
-            self._start_async(name, result)
+            self._start_async(name, result, args)
 
-    def _start_async(self, name: str, coro: Any) -> None:
+    def _start_async(self, name: str, coro: Any, args: tuple[Any, ...] = ()) -> None:
         self._queue = deque()
-        task = self.server.loop.create_task(self._run_async(name, coro))
+        task = self.server.loop.create_task(self._run_async(name, coro, args))
         self._task = task
         self.server._tasks.add(task)
         task.add_done_callback(self.server._tasks.discard)
 
-    async def _run_async(self, name: str, first: Any) -> None:
-        """Await a coroutine handler method, then deliver queued events, until the queue is empty."""
+    async def _run_async(self, name: str, first: Any, args: tuple[Any, ...] = ()) -> None:
+        """Await a coroutine handler method, then deliver queued events, until it is empty or held."""
         queue = self._queue
         assert queue is not None
         pending: Any = first
@@ -173,7 +178,8 @@ class Dispatcher:
                     except ConnectionClosed:
                         _log.debug("%s: %s ended on a closed connection", self, name)
                     except Exception:
-                        self._handler_failed(name)
+                        if self._handler_failed(name, args):
+                            return
                     pending = None
                 if not queue:
                     break
@@ -193,7 +199,8 @@ class Dispatcher:
                     _log.debug("%s: %s ended on a closed connection", self, name)
                     continue
                 except Exception:
-                    self._handler_failed(name)
+                    if self._handler_failed(name, args):
+                        return
                     continue
                 elapsed = perf_counter() - started
                 if elapsed > self.server.slow_callback:
@@ -204,7 +211,8 @@ class Dispatcher:
             self._cancelled(queue, pending)
             raise
         finally:
-            self._queue = None
+            if self._hold is None:
+                self._queue = None
             self._task = None
 
     def _cancelled(self, queue: _Pending, pending: Any) -> None:
@@ -226,18 +234,39 @@ class Dispatcher:
     def _held_the_loop(self, name: str, seconds: float) -> None:
         self.server.slow_calls.note(self.handler, name, seconds, self.id, self.path)
 
-    def _handler_failed(self, name: str) -> None:
-        handler = self.handler
-        _log.exception("%s.%s raised; closing %s with 1011", type(handler).__qualname__, name, self)
-        self.server.handler_errors += 1
+    def _handler_failed(self, name: str, args: tuple[Any, ...] = ()) -> bool:
+        """Record and log the error being handled; close with 1011, or hold (then return True)."""
+        server = self.server
+        server.handler_errors += 1
+        what = f"{type(self.handler).__qualname__}.{name} raised"
+        conn = self._conn
+        if server.debug_on_error and name != "on_close" and conn is not None and conn.state is State.OPEN:
+            record = server.errors.add("handler", self, name, what, outcome="held")
+            start_hold(self, name, args, record)  # type: ignore[arg-type]  # always a ServerProtocol
+            _log.error(
+                "%s; holding %s for the debugger (error #%d: retry, skip or close it; closed with 1011 "
+                "after %.0fs)",
+                what,
+                self,
+                record.number,
+                server.debug_hold_timeout,
+                exc_info=True,
+                extra={"livews_error": record},
+            )
+            return True
+        record = server.errors.add(
+            "handler", self, name, what, outcome="closed 1011" if name != "on_close" else ""
+        )
+        _log.exception("%s; closing %s with 1011", what, self, extra={"livews_error": record})
         if name == "on_close":
-            return
+            return False
         self._failed = True
         conn = self._conn
         if conn is not None and conn.state is not State.CLOSED:
             conn.fail(1011, "internal error")  # no internals on the wire
             self._flush()
             self._dispatch_pending(conn)
+        return False
 
     def _connection_ended(self, event: CloseReceived) -> None:
         if self._closed_reported:
@@ -245,6 +274,8 @@ class Dispatcher:
         self._closed_reported = True
         self.close_code, self.close_reason = event.code, event.reason
         self._call("on_close", (event.code, event.reason))
+        if self._hold is not None:
+            connection_ending(self)  # type: ignore[arg-type]
 
     def _flush(self) -> None:
         raise NotImplementedError

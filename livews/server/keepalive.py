@@ -2,7 +2,8 @@
 
 One task per server, not one timer per connection: every tick it walks the clients once. A pong that answers
 our ping records the round trip as ``client.latency``. A client that leaves a ping unanswered for
-``ping_timeout`` seconds is closed with 1011.
+``ping_timeout`` seconds is closed with 1011, unless it is held for the debugger (its pong may wait behind
+paused reading; the hold has its own time limit).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
                 continue
             sent = client._ping_sent_at
             if sent is not None:
-                if now - sent > timeout:
+                if now - sent > timeout and client._hold is None:
                     _log.info("closing %s:%s: no pong within %.1fs", client.host, client.port, timeout)
                     conn.fail(1011, "keepalive ping timeout")
                     client._dispatch_pending(conn)

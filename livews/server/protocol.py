@@ -70,6 +70,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         "_head",
         "_head_held",
         "_held",
+        "_hold",
         "_last_ping_at",
         "_lost",
         "_max_write_buffer",
@@ -127,6 +128,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._yielding = False
         self._closed_reported = False
         self._failed = False
+        self._hold = None
         self._batching = False
         self._batched_size = 0
         self._write_limit = server.write_limit
@@ -156,19 +158,22 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
 
     def data_received(self, data: bytes) -> None:
-        conn = self._conn
-        if conn is None:
-            self._handshake_data(data)
-            return
-        self.bytes_in += len(data)
-        if self._reading_paused:
-            self._spend_read_allowance(len(data))
-        if len(data) > READ_SLICE:
-            self._unparsed = data
-            self._step()
-            return
-        conn.receive_data(data)
-        self._received(conn)
+        try:
+            conn = self._conn
+            if conn is None:
+                self._handshake_data(data)
+                return
+            self.bytes_in += len(data)
+            if self._reading_paused:
+                self._spend_read_allowance(len(data))
+            if len(data) > READ_SLICE:
+                self._unparsed = data
+                self._step()
+                return
+            conn.receive_data(data)
+            self._received(conn)
+        except Exception:  # handler errors never get here (dispatch isolates them): this is livews's fault
+            self._server_fault("data_received")
 
     def _received(self, conn: Connection) -> None:
         """Dispatch what the engine made of the bytes just read, then write what that produced."""
@@ -262,10 +267,46 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     def eof_received(self) -> bool | None:
         conn = self._conn
         if conn is not None:
-            self._parse_unparsed(conn)
-            conn.receive_eof()
-            self._dispatch_pending(conn)
+            try:
+                self._parse_unparsed(conn)
+                conn.receive_eof()
+                self._dispatch_pending(conn)
+            except Exception:
+                self._server_fault("eof_received")
         return None  # close the transport
+
+    def _server_fault(self, where: str) -> None:
+        """An exception escaped livews's own processing of this connection: log it with context, count it,
+        record it (with its frames for the debugger under ``debug_on_error``), and drop the connection."""
+        server = self.server
+        server.server_errors += 1
+        conn = self._conn
+        state = "handshake" if conn is None else conn.state.name
+        what = f"livews fault in {where}"
+        record = server.errors.add(
+            "server", self, where, what, frames=server.debug_on_error, outcome="dropped"
+        )
+        _log.error(
+            "%s for %s (path %s, state %s, %d bytes in, %d messages in); dropping it (error #%d)",
+            what,
+            self,
+            getattr(self, "path", "?"),
+            state,
+            self.bytes_in,
+            self.messages_in,
+            record.number,
+            exc_info=True,
+            extra={"livews_error": record},
+        )
+        transport = self._transport
+        if conn is not None and conn.state is State.OPEN:
+            try:
+                conn.fail(1011, "internal error")
+                self._flush()
+            except Exception:
+                _log.debug("%s: no 1011 close frame after the fault", self, exc_info=True)
+        if transport is not None:
+            transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -578,9 +619,12 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
             conn = self._conn
             assert conn is not None
             self.bytes_in += nbytes
-            if self._reading_paused:
-                self._spend_read_allowance(nbytes)
-            conn.receive_buffer_updated(nbytes)
-            self._received(conn)
+            try:
+                if self._reading_paused:
+                    self._spend_read_allowance(nbytes)
+                conn.receive_buffer_updated(nbytes)
+                self._received(conn)
+            except Exception:  # as in data_received: a fault of livews, not of a handler
+                self._server_fault("buffer_updated")
         else:
             self.data_received(self.server._read_buffer[:nbytes].tobytes())

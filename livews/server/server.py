@@ -20,6 +20,7 @@ from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
+from .errors import ErrorLog
 from .keepalive import keepalive
 from .protocol import DIRECT_READ_SIZE, DirectReadProtocol, ServerProtocol
 from .slow import DEFAULT_SLOW_CALLBACK, SlowCalls
@@ -62,6 +63,15 @@ class Server:
         their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
     slow_callback: seconds a plain (``def``) handler method may hold the loop before it is logged by name
         and kept in ``slow_calls`` (every client waits meanwhile); ``None`` turns the check off.
+    backlog: connections the kernel queues before they are accepted (``listen()``'s backlog, capped by
+        ``net.core.somaxconn``).
+    debug_on_error: hold a connection whose handler method raised instead of closing it with 1011, for
+        ``retry``/``skip`` after a fix (``livews.server.hold``); also keep the frames of faults in livews
+        itself for a debugger. A plain attribute: set it on a running server to turn it on or off.
+    debug_hold_timeout: seconds a held connection waits for someone before it is closed with 1011.
+
+    Every handler error and server fault is kept in ``errors`` (an ``ErrorLog``, bounded: see
+    ``livews.server.errors``) and counted in ``handler_errors`` / ``server_errors``.
 
     Starting a server also wraps its loop's exception handler (once per loop, ``accept.py``): ``accept()``
     failing for lack of descriptors is logged once a second instead of a traceback per try; every other
@@ -89,6 +99,9 @@ class Server:
         reuse_port: bool = False,
         tune_allocator: bool = True,
         slow_callback: float | None = DEFAULT_SLOW_CALLBACK,
+        backlog: int = 100,
+        debug_on_error: bool = False,
+        debug_hold_timeout: float = 600.0,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -107,7 +120,12 @@ class Server:
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
         self.tune_allocator = tune_allocator
+        self.backlog = backlog
+        self.debug_on_error = debug_on_error
+        self.debug_hold_timeout = debug_hold_timeout
+        self.errors = ErrorLog()
         self.handler_errors = 0
+        self.server_errors = 0
         #: Plain handler calls that held the loop longer than ``slow_callback`` (recent ones, and a count).
         self.slow_calls = SlowCalls(slow_callback)
         #: The threshold the dispatcher compares with (seconds; infinite when the check is off).
@@ -147,6 +165,7 @@ class Server:
             ssl=self.ssl,
             reuse_address=True,
             reuse_port=self.reuse_port or None,
+            backlog=self.backlog,
         )
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
@@ -246,6 +265,11 @@ class Server:
             return list(self._by_path.get(path, ()))
         return [c for clients in self._by_path.values() for c in clients]
 
+    def held(self) -> list[Client]:
+        """Clients held for the debugger after a handler error (``debug_on_error``), oldest error first."""
+        held = [(c._hold.record.number, c) for c in self._live() if c._hold is not None]
+        return [client for _, client in sorted(held, key=lambda pair: pair[0])]
+
     def count(self, path: str) -> int:
         return len(self._by_path.get(path, ()))
 
@@ -260,6 +284,8 @@ class Server:
             "connections_total": self.connections_total,
             "handler_errors": self.handler_errors,
             "slow_calls": self.slow_calls.total,
+            "server_errors": self.server_errors,
+            "held": sum(1 for c in self._live() if c._hold is not None),
             "messages_in": sum(c.messages_in for c in clients),
             "messages_out": sum(c.messages_out for c in clients),
             "bytes_in": sum(c.bytes_in for c in clients),
