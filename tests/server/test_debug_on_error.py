@@ -236,13 +236,16 @@ async def test_keepalive_does_not_drop_a_held_client_whose_pongs_wait_behind_pau
 
     options = {"ping_interval": 0.05, "ping_timeout": 0.05, "max_pending_events": 1}
     async with serving(Resource("/d", Divide), debug_on_error=True, **options) as server:
-        async with connect(url(server, "/d"), ping_interval=None) as ws:
+        # No compression: the padding below must cost its size on the wire.
+        async with connect(url(server, "/d"), ping_interval=None, compression=None) as ws:
             await ws.send("1/0")
             for _ in range(4):
-                await ws.send("2/1")  # more than max_pending_events wait: reading pauses
+                await ws.send("2/1")  # more than max_pending_events wait: reading pauses...
+            # ...after a few more KiB (so a close frame right behind a backlog is still read): spend them.
+            await ws.send("2/1" + " " * 32 * 1024)
             await eventually(lambda: len(server.held()) == 1)
             [client] = server.held()
-            await eventually(lambda: client._reading_paused)  # type: ignore[attr-defined]
+            await eventually(lambda: client._reading_paused and client._read_allowance <= 0)  # type: ignore[attr-defined]
             # A ping goes unanswered (its pong cannot be read) for many times ping_timeout...
             await eventually(
                 lambda: (
@@ -253,7 +256,7 @@ async def test_keepalive_does_not_drop_a_held_client_whose_pongs_wait_behind_pau
             # ...and the held client is still open and held; skip lets it go on.
             assert client.state == "OPEN" and server.held() == [client]
             hold.skip(client)  # type: ignore[arg-type]
-            for _ in range(4):
+            for _ in range(5):
                 assert await asyncio.wait_for(ws.recv(), 5) == "2"
 
 
