@@ -21,6 +21,7 @@ _RANKS = {
     "livews.engine": 0,
     "livews.handler": 1,
     "livews.resource": 1,
+    "livews.patterns": 1,
     "livews.server": 2,
     "livews.live": 3,
     "livews.cli": 4,

@@ -78,6 +78,14 @@ class Client:
         return self.query_string
 
     @property
+    def path_params(self) -> dict[str, str]:
+        """The values of a pattern path's ``{name}`` segments (``/rooms/{room}``), percent-decoded.
+
+        ``{}`` for an exact path. Read from the path when asked, so the handshake does no work for them.
+        """
+        return self.resource.path_params(self.path)
+
+    @property
     def query_params(self) -> dict[str, str]:
         """Query parameters, percent-decoded; the first value wins for a repeated name.
 

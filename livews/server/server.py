@@ -215,12 +215,19 @@ class Server:
         return [self.url + r.path for r in _paths(self.resources)] or [self.url]
 
     def clients(self, path: str | None = None) -> list[Client]:
-        """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list)."""
+        """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list).
+
+        ``path`` is a path as requested (``/rooms/42``) or a resource's pattern (``/rooms/{room}``: every
+        client that pattern serves).
+        """
         return list(self._live(path))
 
     def _live(self, path: str | None = None) -> list[ServerProtocol]:
         if path is not None:
-            return list(self._by_path.get(path, ()))
+            clients = self._by_path.get(path)
+            if clients is None and "{" in path:
+                return [c for group in self._by_path.values() for c in group if c.resource.path == path]
+            return list(clients or ())
         return [c for clients in self._by_path.values() for c in clients]
 
     def count(self, path: str) -> int:

@@ -94,9 +94,11 @@ class Communicator:
     """One handler class, or one ``Resource``, connected to an in-memory client.
 
     ``async with Communicator(Echo, path="/echo") as comm:`` opens the connection (``HandshakeRefused`` if
-    the resource refuses it) and closes it at the end. ``comm.handler`` is the handler instance,
-    ``comm.client`` its ``Client``; ``comm.sent`` lists every message the handler sent so far, in order, and
-    ``receive_*`` take them one by one, waiting (for ``async`` methods) at most ``timeout`` seconds.
+    the resource refuses it) and closes it at the end. ``request_path`` is the path the client asks for when
+    it is not the resource's own (``/rooms/42`` for ``/rooms/{room}``); ``query`` its query string.
+    ``comm.handler`` is the handler instance, ``comm.client`` its ``Client``; ``comm.sent`` lists every
+    message the handler sent so far, in order, and ``receive_*`` take them one by one, waiting (for
+    ``async`` methods) at most ``timeout`` seconds.
     ``server_options`` are ``Server`` keyword arguments (limits, ``max_pending_events``...).
     """
 
@@ -105,6 +107,7 @@ class Communicator:
         target: type | Resource,
         path: str | None = None,
         *,
+        request_path: str | None = None,
         query: str = "",
         subprotocols: list[str] | tuple[str, ...] = (),
         headers: dict[str, str] | None = None,
@@ -113,7 +116,7 @@ class Communicator:
         **server_options: Any,
     ) -> None:
         (self.resource,) = resources_of([target], path)
-        self._target = self.resource.path + ("?" + query if query else "")
+        self._target = (request_path or self.resource.path) + ("?" + query if query else "")
         self._subprotocols = list(subprotocols)
         self._headers = dict(headers or {})
         self._origin = origin
