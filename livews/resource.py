@@ -96,6 +96,10 @@ class Resource:
         permessage-deflate off for this path.
     write_limit / max_write_buffer: this path's write-buffer high-water mark and hard limit (see ``Server``);
         ``None`` uses the server's.
+    http: ``callable(request) -> Response | None`` answering a plain HTTP request (no ``Upgrade``) for this
+        path, asked before the server's hook (``livews.server.http``).
+    response_headers: ``callable(request) -> headers`` (pairs or a mapping) added to this path's 101
+        response, after the server's (e.g. ``Set-Cookie``).
     """
 
     path: str
@@ -110,6 +114,8 @@ class Resource:
     compression: DeflateConfig | bool | None = True
     write_limit: int | None = None
     max_write_buffer: int | None = None
+    http: Callable[[Any], Any] | None = None
+    response_headers: Callable[[Request], Any] | None = None
     max_payload_length: InitVar[int | None] = None
     limits: Limits = field(init=False, repr=False)
     pattern: PathPattern = field(init=False, repr=False)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from ..engine.connection import Connection, State, check_close
 from ..engine.handshake import Headers
+from ..engine.http import parse_cookies
 
 if TYPE_CHECKING:
     from ..handler import Handler
@@ -84,6 +85,11 @@ class Client:
         ``{}`` for an exact path. Read from the path when asked, so the handshake does no work for them.
         """
         return self.resource.path_params(self.path)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The handshake's ``Cookie`` header as name -> value (the first of a repeated name wins)."""
+        return parse_cookies(self.headers)
 
     @property
     def query_params(self) -> dict[str, str]:

@@ -26,6 +26,7 @@ from ..engine.handshake import accept_response, parse_request, reject_response, 
 from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
+from .http import plain_answer, upgrade_headers
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -187,13 +188,18 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             if request is None:
                 return
             resource, subprotocol, extensions, deflate = self._accept(request)
+            extra = upgrade_headers(server, resource, request)
         except HandshakeError as exc:
+            if exc.status in (405, 426) and self._answer_plain(exc):
+                return
             _log.debug("handshake from %s:%s refused: %s", self.host, self.port, exc)
             self._refuse(exc)
             return
         assert self._transport is not None
         if request.version:
-            self._transport.write(accept_response(request, subprotocol=subprotocol, extensions=extensions))
+            self._transport.write(
+                accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
+            )
             conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76 (issue 7)
@@ -262,6 +268,15 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             subprotocol = select_subprotocol(request.subprotocols, supported)
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
+
+    def _answer_plain(self, refusal: HandshakeError) -> bool:
+        """Answer a request without ``Upgrade`` in plain HTTP (``http.py``); False if it is not one."""
+        answer = plain_answer(self.server, self._head, refusal)
+        if answer is None or self._transport is None:
+            return False
+        self._transport.write(answer)
+        self._transport.close()
+        return True
 
     def _refuse(self, error: HandshakeError) -> None:
         transport = self._transport

@@ -19,6 +19,7 @@ from ..resource import Resource, Resources, ResourceTable
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
+from .http import HttpHook, UpgradeHeaders
 from .keepalive import keepalive
 from .protocol import DirectReadProtocol, ServerProtocol
 
@@ -55,6 +56,11 @@ class Server:
     tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
         messages do not page-fault their memory in each time, and then read large payloads straight into
         their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
+    http: ``callable(request) -> Response | None`` answering plain HTTP requests (no ``Upgrade`` header) on
+        this port (``livews.server.http``); a resource's own ``http`` hook is asked first.
+    health_path: a path (``"/healthz"``) answering a plain GET or HEAD with 200 ``ok``.
+    response_headers: ``callable(request) -> headers`` added to every 101 response (cookies, custom
+        headers); a resource's own hook adds its headers after these.
     """
 
     def __init__(
@@ -75,6 +81,9 @@ class Server:
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
         tune_allocator: bool = True,
+        http: HttpHook | None = None,
+        health_path: str | None = None,
+        response_headers: UpgradeHeaders | None = None,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -91,6 +100,9 @@ class Server:
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
         self.tune_allocator = tune_allocator
+        self.http = http
+        self.health_path = health_path
+        self.response_headers = response_headers
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
