@@ -28,7 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="text, or json: one object a line"
+    )
+    parser.add_argument("--metrics", action="store_true", help="serve Prometheus metrics at /metrics")
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
@@ -53,7 +59,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"livews: no handler directory {directory}", file=sys.stderr)
         return 2
-    server = Server(load_resources(directory), host=args.host, port=args.port)
+    server = Server(load_resources(directory), host=args.host, port=args.port, metrics=args.metrics)
     await server.start()
     for url in server.urls:
         print(url, flush=True)
@@ -68,12 +74,32 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _configure_logging(args.verbose, args.log_format)
     # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
     foreground = args.command == "serve" or args.no_repl
     if foreground and args.no_reload:
         return asyncio.run(_serve(args))
     from .live.run import run
 
-    return run(args.handlers, host=args.host, port=args.port, repl=not foreground, reload=not args.no_reload)
+    options = {"metrics": True} if args.metrics else {}
+    return run(
+        args.handlers,
+        host=args.host,
+        port=args.port,
+        repl=not foreground,
+        reload=not args.no_reload,
+        **options,
+    )
+
+
+def _configure_logging(verbose: int, log_format: str) -> None:
+    """Warnings from everyone; ``-v``/``-vv`` raise livews' loggers only (not asyncio's or watchfiles')."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from .server.records import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logging.getLogger("livews").setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.connection import Connection, State
 from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
+from .records import connection_fields
 
 if TYPE_CHECKING:
     from .server import Server
@@ -190,7 +191,13 @@ class Dispatcher:
 
     def _handler_failed(self, name: str) -> None:
         handler = self.handler
-        _log.exception("%s.%s raised; closing %s with 1011", type(handler).__qualname__, name, self)
+        _log.exception(
+            "%s.%s raised; closing %s with 1011",
+            type(handler).__qualname__,
+            name,
+            self,
+            extra=connection_fields(self),  # type: ignore[arg-type]
+        )
         self.server.handler_errors += 1
         if name == "on_close":
             return

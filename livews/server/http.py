@@ -120,6 +120,11 @@ def _respond(server: Server, request: HttpRequest) -> Response | None:
     get = request.method in ("GET", "HEAD")
     if get and server.health_path is not None and request.path == server.health_path:
         return Response(200, "ok\n", headers=(("Cache-Control", "no-store"),))
+    if get and server.metrics_path is not None and request.path == server.metrics_path:
+        from .metrics import prometheus_text
+
+        body, content_type = prometheus_text(server)
+        return Response(200, body, headers=(("Cache-Control", "no-store"),), content_type=content_type)
     resource = server.resources.resolve(request.path)
     hook = getattr(resource, "http", None)
     if hook is not None:

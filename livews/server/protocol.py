@@ -27,6 +27,7 @@ from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
 from .http import plain_answer, upgrade_headers
+from .records import connection_fields
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -274,11 +275,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         answer = plain_answer(self.server, self._head, refusal)
         if answer is None or self._transport is None:
             return False
+        self.server.figures.http_responses[int(answer[9:12])] += 1
         self._transport.write(answer)
         self._transport.close()
         return True
 
     def _refuse(self, error: HandshakeError) -> None:
+        self.server.figures.handshake_refusals[error.status] += 1
         transport = self._transport
         if transport is not None:
             transport.write(reject_response(error))
@@ -378,7 +381,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             "closing %s with 1008: write buffer over %d bytes (the client does not read)",
             self,
             self._max_write_buffer,
+            extra=connection_fields(self),
         )
+        self.server.figures.write_buffer_drops += 1
         conn = self._conn
         assert conn is not None and self._transport is not None
         conn.fail(1008, "client not reading")

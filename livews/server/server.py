@@ -11,6 +11,7 @@ import itertools
 import logging
 import socket
 import ssl as _ssl
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,9 @@ from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .http import HttpHook, UpgradeHeaders
 from .keepalive import keepalive
+from .metrics import Figures
 from .protocol import DirectReadProtocol, ServerProtocol
+from .records import connection_fields
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -61,6 +64,8 @@ class Server:
     health_path: a path (``"/healthz"``) answering a plain GET or HEAD with 200 ``ok``.
     response_headers: ``callable(request) -> headers`` added to every 101 response (cookies, custom
         headers); a resource's own hook adds its headers after these.
+    metrics: ``True`` serves the server's figures (see ``stats()``) in the Prometheus text format at
+        ``/metrics`` on this port (a string picks another path); needs ``livews[metrics]``.
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class Server:
         http: HttpHook | None = None,
         health_path: str | None = None,
         response_headers: UpgradeHeaders | None = None,
+        metrics: bool | str = False,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -103,6 +109,14 @@ class Server:
         self.http = http
         self.health_path = health_path
         self.response_headers = response_headers
+        #: Where plain GETs get the Prometheus text of ``figures`` (``metrics=True``: ``/metrics``), or None.
+        self.metrics_path = "/metrics" if metrics is True else (metrics or None)
+        if self.metrics_path is not None:
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise ImportError("metrics need prometheus-client: pip install 'livews[metrics]'") from None
+        self.figures = Figures()
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
@@ -250,15 +264,30 @@ class Server:
         return broadcast(self.clients(path), message, compress=compress)
 
     def stats(self) -> dict[str, Any]:
-        clients = self.clients()
+        """The server's figures: what ``/metrics`` serves (``metrics=True``), as plain values.
+
+        Messages and bytes count every connection since the start, open or closed; ``by_resource`` splits
+        them per resource path as declared (a pattern is one row).
+        """
+        figures = self.figures
+        by_resource = figures.resources(self)
         return {
-            "clients": len(clients),
+            "clients": len(self._live()),
             "connections_total": self.connections_total,
             "handler_errors": self.handler_errors,
-            "messages_in": sum(c.messages_in for c in clients),
-            "messages_out": sum(c.messages_out for c in clients),
-            "bytes_in": sum(c.bytes_in for c in clients),
-            "bytes_out": sum(c.bytes_out for c in clients),
+            "messages_in": sum(row["messages_in"] for row in by_resource.values()),
+            "messages_out": sum(row["messages_out"] for row in by_resource.values()),
+            "bytes_in": sum(row["bytes_in"] for row in by_resource.values()),
+            "bytes_out": sum(row["bytes_out"] for row in by_resource.values()),
+            "handshake_refusals": dict(sorted(figures.handshake_refusals.items())),
+            "http_responses": dict(sorted(figures.http_responses.items())),
+            "closes": dict(sorted(figures.closes.items())),
+            "write_buffer_drops": figures.write_buffer_drops,
+            "broadcasts": figures.broadcasts,
+            "broadcast_recipients": figures.broadcast_recipients,
+            "reloads": figures.reloads,
+            "reloads_failed": figures.reloads_failed,
+            "by_resource": by_resource,
         }
 
     # ------------------------------------------------------------------------- used by the protocol
@@ -281,6 +310,10 @@ class Server:
         client.id = next(self._ids)
         client._lost = self.loop.create_future()
         self._by_path.setdefault(client.path, {})[client] = None
+        self.figures.opened(client)
+        if _log.isEnabledFor(logging.INFO):
+            fields = connection_fields(client)
+            _log.info("client #%d opened %s from %s", client.id, client.path, fields["peer"], extra=fields)
 
     def _forget(self, client: ServerProtocol) -> None:
         clients = self._by_path.get(client.path)
@@ -288,6 +321,20 @@ class Server:
             clients.pop(client, None)
             if not clients:
                 del self._by_path[client.path]
+        self.figures.closed(client)
+        if _log.isEnabledFor(logging.INFO):
+            fields = connection_fields(client)
+            fields["code"] = code = client.close_code or 1006
+            fields["duration"] = round(time.monotonic() - client.connected_at, 3)
+            _log.info(
+                "client #%d closed %s from %s: %d after %.3fs",
+                client.id,
+                client.path,
+                fields["peer"],
+                code,
+                fields["duration"],
+                extra=fields,
+            )
         lost = client._lost
         if lost is not None and not lost.done():
             lost.set_result(None)

@@ -93,6 +93,8 @@ class LiveEdit:
         if not reports:
             raise RuntimeError(f"the reloader reported nothing for {target}")
         self.reports.extend(reports)
+        for report in reports:
+            self.server.figures.reloaded(report.kind, report.ok)
         return reports[-1]
 
 
