@@ -136,6 +136,7 @@ class Communicator:
         self._changed: asyncio.Event | None = None
         self._gone: asyncio.Future[None] | None = None
         self._protocol: ServerProtocol | None = None
+        self._transport: _MemoryTransport | None = None
 
     # --------------------------------------------------------------------------------------- lifecycle
 
@@ -154,7 +155,8 @@ class Communicator:
         self._gone = loop.create_future()
         protocol = ServerProtocol(self.server)
         self._protocol = protocol
-        protocol.connection_made(_MemoryTransport(self))
+        self._transport = _MemoryTransport(self)
+        protocol.connection_made(self._transport)
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         lines = [
             f"GET {self._target} HTTP/1.1",
@@ -225,7 +227,7 @@ class Communicator:
     def _send(self, opcode: int, payload: bytes) -> None:
         protocol = self._protocol
         assert protocol is not None, "not connected"
-        transport = protocol._transport
+        transport = self._transport
         if transport is None or transport.is_closing():
             raise Closed(self.close_code or 1006, self.close_reason)
         protocol.data_received(_client_frame(opcode, payload))
@@ -344,7 +346,7 @@ class Communicator:
 
     def _answer_close(self, frame: bytes) -> None:
         protocol = self._protocol
-        if protocol is not None and protocol._transport is not None and not protocol._transport.is_closing():
+        if protocol is not None and self._transport is not None and not self._transport.is_closing():
             protocol.data_received(frame)
 
     def _lost(self) -> None:
