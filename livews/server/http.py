@@ -39,6 +39,7 @@ _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _bad_value = re.compile(r"[^\t\x20-\x7e]").search  # controls (but HTAB), DEL and non-ASCII
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NOT_FOUND = "nothing is served at this path\n"
+_WEBSOCKET_ONLY = "this URL is a WebSocket endpoint: connect to it with a WebSocket client"
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,13 @@ def plain_answer(server: Server, head: bytes | bytearray, refusal: HandshakeErro
     except Exception:
         _log.exception("the http hook for %s raised", request.path)
         response = Response(500, "internal error\n")
-    if response is None:
-        return reject_response(refusal)  # a WebSocket path: 426 (or 405) as before
+    if response is None:  # a WebSocket path: the handshake's refusal, as before
+        if head_only:
+            # HEAD mirrors GET, which is refused with 426 here; the answer keeps its length but not its body.
+            get_refusal = HandshakeError(426, _WEBSOCKET_ONLY, [("Upgrade", "websocket")])
+            answer = reject_response(refusal if refusal.status == 426 else get_refusal)
+            return answer[: answer.index(b"\r\n\r\n") + 4]
+        return reject_response(refusal)
     try:
         return response.encode(head_only=head_only)
     except ValueError:

@@ -64,6 +64,10 @@ async def test_head_gets_the_headers_of_get_and_no_body() -> None:
         assert (status, headers["content-length"], body) == (200, "3", b"")
         status, headers, body = await http(server, get("/nowhere", "HEAD"))
         assert status == 404 and body == b"" and int(headers["content-length"]) > 0
+        status, headers, body = await http(server, get("/ws", "HEAD"))  # as GET: 426, without its body
+        assert (status, headers["upgrade"], body) == (426, "websocket", b"") and int(
+            headers["content-length"]
+        ) > 0
 
 
 async def test_plain_get_to_an_unserved_path_is_404_and_to_a_websocket_path_426() -> None:
