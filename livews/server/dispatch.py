@@ -182,7 +182,11 @@ class Dispatcher:
                 try:
                     result = self.handler.on_close(*args)
                 except Exception:
-                    _log.exception("%s.on_close raised", type(self.handler).__qualname__)
+                    _log.exception(
+                        "%s.on_close raised",
+                        type(self.handler).__qualname__,
+                        extra=connection_fields(self),  # type: ignore[arg-type]
+                    )
                     return
                 if result is not None and asyncio.iscoroutine(result):
                     result.close()  # no loop time left for an async on_close at shutdown

@@ -226,7 +226,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             self.handler = resource.handler()
             self.handler.client = self
         except Exception:
-            _log.exception("handler %s for %s could not be created", resource.handler.__qualname__, self.path)
+            _log.exception(
+                "handler %s for %s could not be created",
+                resource.handler.__qualname__,
+                self.path,
+                extra=connection_fields(self),
+            )
             self._conn.fail(1011, "internal error")
             self._flush()
             self._dispatch_pending(self._conn)
