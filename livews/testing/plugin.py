@@ -3,18 +3,20 @@
 Registered through the ``pytest11`` entry point of the ``livews`` distribution. The fixtures are async (they
 start servers in the test's event loop) and so need ``pytest-asyncio``, which ``livews[testing]`` installs;
 without it the plugin still loads, and a test that asks for one of its fixtures fails saying what to install,
-so livews never breaks a test suite that does not use it.
+so livews never breaks a test suite that does not use it. Loading the plugin imports neither the server
+nor the live layer: a fixture imports them when a test first asks for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .servers import LiveEdit, start_live, start_server
+if TYPE_CHECKING:
+    from .servers import LiveEdit
 
 __all__ = ["livews_live_edit", "livews_server"]
 
@@ -26,7 +28,7 @@ except ImportError:  # pragma: no cover - exercised only where pytest-asyncio is
 _MISSING = "the livews fixtures need pytest-asyncio: pip install 'livews[testing]'"
 
 ServerFactory = Callable[..., Awaitable[Any]]
-LiveEditFactory = Callable[..., Awaitable[LiveEdit]]
+LiveEditFactory = Callable[..., Awaitable["LiveEdit"]]
 
 
 if pytest_asyncio is not None:
@@ -38,6 +40,8 @@ if pytest_asyncio is not None:
         ``targets`` are handler classes (marked with ``@resource``, or one class with ``path=``),
         ``Resource`` objects, or one handlers folder; the server listens on 127.0.0.1, port 0 unless given.
         """
+        from .servers import start_server
+
         started: list[Any] = []
 
         async def factory(*targets: Any, path: str | None = None, **server_options: Any) -> Any:
@@ -58,6 +62,8 @@ if pytest_asyncio is not None:
         The files are written to a fresh folder under ``tmp_path`` and served; ``await edit.save(name,
         source)`` then returns the ``ReloadReport`` of that save.
         """
+        from .servers import start_live
+
         edits: list[LiveEdit] = []
 
         async def factory(files: dict[str, str] | None = None, **server_options: Any) -> LiveEdit:

@@ -106,3 +106,19 @@ def test_the_readme_example_test_file_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_chat=source)
     result = pytester.runpytest("-p", "no:livews", "-p", "livews.testing.plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+def test_loading_the_plugin_imports_neither_the_server_nor_the_live_layer() -> None:
+    """pytest loads the plugin in every project where livews is installed: that must stay cheap."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, livews.testing.plugin\n"
+        "names = ('livews.server', 'livews.live', 'watchfiles', 'websockets')\n"
+        "print(','.join(m for m in names if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60
+    )
+    assert out.stdout.strip() == ""
