@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from .handler import collect
 from .resource import Resources
@@ -35,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         "--log-format", choices=["text", "json"], default="text", help="text, or json: one object a line"
     )
     parser.add_argument("--metrics", action="store_true", help="serve Prometheus metrics at /metrics")
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated proxy addresses/networks (or *) whose X-Forwarded-For/Forwarded are believed",
+    )
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
@@ -59,7 +65,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"livews: no handler directory {directory}", file=sys.stderr)
         return 2
-    server = Server(load_resources(directory), host=args.host, port=args.port, metrics=args.metrics)
+    server = Server(load_resources(directory), host=args.host, port=args.port, **_server_options(args))
     await server.start()
     for url in server.urls:
         print(url, flush=True)
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(args))
     from .live.run import run
 
-    options = {"metrics": True} if args.metrics else {}
+    options = _server_options(args)
     return run(
         args.handlers,
         host=args.host,
@@ -90,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         reload=not args.no_reload,
         **options,
     )
+
+
+def _server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Server keyword arguments from the command line (only those given, so defaults stay the server's)."""
+    options: dict[str, Any] = {}
+    if args.metrics:
+        options["metrics"] = True
+    if args.forwarded_allow_ips:
+        options["trusted_proxies"] = args.forwarded_allow_ips
+    return options
 
 
 def _configure_logging(verbose: int, log_format: str) -> None:

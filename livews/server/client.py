@@ -51,6 +51,8 @@ class Client:
     host: str
     port: int
     path: str
+    #: "ws" or "wss" as the client connected (through a trusted proxy: as the proxy reports it).
+    scheme: str
     query_string: str
     headers: Headers
     subprotocol: str | None

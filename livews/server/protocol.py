@@ -32,6 +32,7 @@ from .records import connection_fields
 if TYPE_CHECKING:
     from ..engine.handshake import Request
     from ..resource import Resource
+    from .proxy import TrustedProxies
     from .server import Server
 
 __all__ = ["DirectReadProtocol", "ServerProtocol"]
@@ -78,6 +79,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         "port",
         "query_string",
         "resource",
+        "scheme",
         "server",
         "subprotocol",
         "version",
@@ -213,6 +215,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self.path = request.path
         self.query_string = request.query_string
         self.headers = request.headers
+        self.scheme = "wss" if server.ssl is not None else "ws"
+        if server.trusted_proxies is not None:
+            self._behind_proxy(server.trusted_proxies)
         self.subprotocol = subprotocol
         self.version = request.version
         self.connected_at = time.monotonic()
@@ -274,6 +279,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             subprotocol = select_subprotocol(request.subprotocols, supported)
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
+
+    def _behind_proxy(self, proxies: TrustedProxies) -> None:
+        """The client's own address and scheme, as a trusted proxy reports them (``proxy.py``)."""
+        forwarded = proxies.client_of(self.host, self.headers)
+        if forwarded is not None:
+            self.host = forwarded[0]
+            self.scheme = forwarded[1] or self.scheme
 
     def _answer_plain(self, refusal: HandshakeError) -> bool:
         """Answer a request without ``Upgrade`` in plain HTTP (``http.py``); False if it is not one."""

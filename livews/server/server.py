@@ -24,6 +24,7 @@ from .http import HttpHook, UpgradeHeaders
 from .keepalive import keepalive
 from .metrics import Figures
 from .protocol import DirectReadProtocol, ServerProtocol
+from .proxy import TrustedProxies
 from .records import connection_fields
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ class Server:
         headers); a resource's own hook adds its headers after these.
     metrics: ``True`` serves the server's figures (see ``stats()``) in the Prometheus text format at
         ``/metrics`` on this port (a string picks another path); needs ``livews[metrics]``.
+    trusted_proxies: peers whose ``Forwarded`` / ``X-Forwarded-For`` / ``X-Forwarded-Proto`` headers give the
+        client's address (``client.host``) and scheme (``client.scheme``): addresses or networks, ``"*"``,
+        or ``TrustedProxies(trusted, hops=N)`` for N proxies in a row (``livews.server.proxy``).
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class Server:
         health_path: str | None = None,
         response_headers: UpgradeHeaders | None = None,
         metrics: bool | str = False,
+        trusted_proxies: Iterable[str] | str | TrustedProxies | None = None,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -117,6 +122,9 @@ class Server:
             except ImportError:
                 raise ImportError("metrics need prometheus-client: pip install 'livews[metrics]'") from None
         self.figures = Figures()
+        if trusted_proxies is not None and not isinstance(trusted_proxies, TrustedProxies):
+            trusted_proxies = TrustedProxies(trusted_proxies)
+        self.trusted_proxies: TrustedProxies | None = trusted_proxies
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}

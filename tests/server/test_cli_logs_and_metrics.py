@@ -1,5 +1,5 @@
 """``python -m livews serve`` logs a connection's open and close, in JSON when asked, serves ``--metrics``,
-and ``-vv`` turns up livews' loggers without flooding the output with other libraries' debug lines."""
+believes ``--forwarded-allow-ips``, and ``-vv`` turns up livews' loggers without other libraries' debug."""
 
 from __future__ import annotations
 
@@ -51,9 +51,9 @@ async def _raw(base: str, request: bytes) -> bytes:
 
 
 async def test_open_and_close_are_logged_as_json_with_client_fields_and_metrics_are_served() -> None:
-    proc, base = await _start("-v", "--log-format", "json", "--metrics")
+    proc, base = await _start("-v", "--log-format", "json", "--metrics", "--forwarded-allow-ips", "127.0.0.1")
     try:
-        async with connect(base, "/echo") as ws:
+        async with connect(base, "/echo", headers={"X-Forwarded-For": "203.0.113.7"}) as ws:
             await ws.send_text("hi")
             assert await ws.receive_text() == "hi"
         raw = await _raw(base, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -70,7 +70,7 @@ async def test_open_and_close_are_logged_as_json_with_client_fields_and_metrics_
     assert opened["level"] == "INFO" and opened["logger"] == "livews.server"
     assert opened["client_id"] == closed["client_id"] == 1
     assert opened["path"] == closed["path"] == "/echo"
-    assert opened["peer"].startswith("127.0.0.1:") and opened["peer"] == closed["peer"]
+    assert opened["peer"].startswith("203.0.113.7:") and opened["peer"] == closed["peer"]  # the proxy's word
     assert closed["code"] == 1000 and closed["duration"] >= 0
 
 
