@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--metrics", action="store_true", help="serve Prometheus metrics at /metrics")
     parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="on stop, accept no one new and give clients this long to leave before closing them with 1001",
+    )
+    parser.add_argument(
         "--forwarded-allow-ips",
         metavar="IPS",
         help="comma-separated proxy addresses/networks (or *) whose X-Forwarded-For/Forwarded are believed",
@@ -105,6 +111,8 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
         options["metrics"] = True
     if args.forwarded_allow_ips:
         options["trusted_proxies"] = args.forwarded_allow_ips
+    if args.graceful_timeout:
+        options["shutdown_grace"] = args.graceful_timeout
     return options
 
 

@@ -70,6 +70,8 @@ class Server:
     trusted_proxies: peers whose ``Forwarded`` / ``X-Forwarded-For`` / ``X-Forwarded-Proto`` headers give the
         client's address (``client.host``) and scheme (``client.scheme``): addresses or networks, ``"*"``,
         or ``TrustedProxies(trusted, hops=N)`` for N proxies in a row (``livews.server.proxy``).
+    shutdown_grace: seconds ``close()`` first gives connected clients to finish and leave by themselves,
+        accepting no one new, before it closes the rest with 1001 (drain mode; 0: close at once).
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class Server:
         response_headers: UpgradeHeaders | None = None,
         metrics: bool | str = False,
         trusted_proxies: Iterable[str] | str | TrustedProxies | None = None,
+        shutdown_grace: float = 0.0,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -125,6 +128,7 @@ class Server:
         if trusted_proxies is not None and not isinstance(trusted_proxies, TrustedProxies):
             trusted_proxies = TrustedProxies(trusted_proxies)
         self.trusted_proxies: TrustedProxies | None = trusted_proxies
+        self.shutdown_grace = shutdown_grace
         self.handler_errors = 0
         self.connections_total = 0
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
@@ -175,17 +179,28 @@ class Server:
             raise
 
     async def close(
-        self, code: int = 1001, reason: str = "server shutting down", timeout: float = 5.0
+        self,
+        code: int = 1001,
+        reason: str = "server shutting down",
+        timeout: float = 5.0,
+        *,
+        grace: float | None = None,
     ) -> None:
         """Graceful shutdown: stop accepting, close every client with ``code``, wait at most ``timeout``.
 
-        Clients that have not finished their closing handshake by then are dropped; async handler methods
-        still running get what is left of ``timeout`` and are then cancelled (``on_close`` still runs).
+        With ``grace`` seconds (default: the server's ``shutdown_grace``), connected clients first get that
+        long to finish and leave by themselves (drain mode); only those still there are then closed.
+        Clients that have not finished their closing handshake within ``timeout`` are dropped; async
+        handler methods still running get what is left of ``timeout`` and are then cancelled (``on_close``
+        still runs).
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         if self._server is not None:
             self._server.close()
+        grace = self.shutdown_grace if grace is None else grace
+        if grace > 0:
+            await self._drain(grace)
+        deadline = loop.time() + timeout
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
@@ -215,6 +230,16 @@ class Server:
         self._stopped.set()
 
     shutdown = close
+
+    async def _drain(self, grace: float) -> None:
+        """Accept nothing new and wait up to ``grace`` seconds for the connected clients to leave."""
+        for proto in list(self._protocols):
+            if proto._conn is None and proto._transport is not None:
+                proto._transport.close()  # a handshake under way would only join a server that leaves
+        waiters = [c._lost for c in self._live() if c._lost is not None]
+        if waiters:
+            _log.info("draining: %d client(s) have %.1fs to finish", len(waiters), grace)
+            await asyncio.wait(waiters, timeout=grace)
 
     async def __aenter__(self) -> Server:
         return await self.start()
