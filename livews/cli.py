@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import ssl
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .handler import collect
 from .resource import Resources
 from .server import Server
@@ -22,9 +26,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m livews", description="A WebSocket server you program live."
-    )
+    parser = argparse.ArgumentParser(prog="livews", description="A WebSocket server you program live.")
     parser.add_argument("command", nargs="?", choices=["serve"], help="serve in the foreground")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
@@ -32,10 +34,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"
     )
-    parser.add_argument(
-        "--log-format", choices=["text", "json"], default="text", help="text, or json: one object a line"
-    )
-    parser.add_argument("--metrics", action="store_true", help="serve Prometheus metrics at /metrics")
+    _add_production_options(parser)
+    # live layer (issue 4): the prompt and the reloader.
+    parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
+    parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
+    _apply_environment(parser, os.environ)
+    return parser
+
+
+def _add_production_options(parser: argparse.ArgumentParser) -> None:
+    """Options for running in production (TLS, timeouts, proxies, metrics, logs), named as uvicorn does."""
+    parser.add_argument("--version", action="version", version=f"livews {__version__}")
+    parser.add_argument("--certfile", help="TLS certificate chain (PEM): serve wss://")
+    parser.add_argument("--keyfile", help="TLS private key (PEM), if not in --certfile")
+    parser.add_argument("--keyfile-password", help="password of an encrypted --keyfile")
+    parser.add_argument("--ping-interval", type=float, metavar="SECONDS", help="keepalive pings (0: off)")
+    parser.add_argument("--ping-timeout", type=float, metavar="SECONDS", help="time to answer a ping")
+    parser.add_argument("--close-timeout", type=float, metavar="SECONDS", help="time to finish a close")
     parser.add_argument(
         "--graceful-timeout",
         type=float,
@@ -47,10 +62,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="IPS",
         help="comma-separated proxy addresses/networks (or *) whose X-Forwarded-For/Forwarded are believed",
     )
-    # live layer (issue 4): the prompt and the reloader.
-    parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
-    parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
-    return parser
+    parser.add_argument("--metrics", action="store_true", help="serve Prometheus metrics at /metrics")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="level of livews' loggers"
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="text, or json: one object a line"
+    )
+
+
+def _apply_environment(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """``LIVEWS_<OPTION>`` (``LIVEWS_PORT``, ``LIVEWS_NO_RELOAD=1``) sets an option's default.
+
+    The command line still wins. Strings are converted by the option's own type; flags take 1/true/yes/on,
+    and ``-v`` a count.
+    """
+    defaults: dict[str, Any] = {}
+    for action in parser._actions:  # argparse offers no public list of its options
+        value = environ.get(f"LIVEWS_{action.dest.upper()}")
+        if value is None or not action.option_strings or action.dest in ("help", "version"):
+            continue
+        if action.nargs == 0:  # a flag (store_true) or a counter (-v): LIVEWS_VERBOSE=2 counts too
+            truthy = value.strip().lower() in ("1", "true", "yes", "on")
+            counted = int(value) if value.strip().isdigit() else int(truthy)
+            defaults[action.dest] = truthy if action.const is True else counted
+        else:
+            defaults[action.dest] = value
+    parser.set_defaults(**defaults)
 
 
 def load_resources(directory: Path) -> Resources:
@@ -86,7 +124,12 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose, args.log_format)
+    _configure_logging(args.verbose, args.log_format, args.log_level)
+    try:
+        _server_options(args)  # refuse unusable values (a TLS file) before anything starts
+    except _OptionError as exc:
+        print(f"livews: {exc}", file=sys.stderr)
+        return 2
     # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
     foreground = args.command == "serve" or args.no_repl
     if foreground and args.no_reload:
@@ -107,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
 def _server_options(args: argparse.Namespace) -> dict[str, Any]:
     """Server keyword arguments from the command line (only those given, so defaults stay the server's)."""
     options: dict[str, Any] = {}
+    if args.certfile:
+        options["ssl"] = _tls_context(args.certfile, args.keyfile, args.keyfile_password)
+    if args.ping_interval is not None:
+        options["ping_interval"] = args.ping_interval or None
+    if args.ping_timeout is not None:
+        options["ping_timeout"] = args.ping_timeout
+    if args.close_timeout is not None:
+        options["close_timeout"] = args.close_timeout
     if args.metrics:
         options["metrics"] = True
     if args.forwarded_allow_ips:
@@ -116,7 +167,21 @@ def _server_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _configure_logging(verbose: int, log_format: str) -> None:
+class _OptionError(Exception):
+    """A command-line value that cannot be used; the message names it (and any file) for the user."""
+
+
+def _tls_context(certfile: str, keyfile: str | None, password: str | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile, password)
+    except (OSError, ssl.SSLError) as exc:
+        files = certfile if keyfile is None else f"{certfile} and {keyfile}"
+        raise _OptionError(f"cannot load the TLS certificate from {files}: {exc}") from None
+    return context
+
+
+def _configure_logging(verbose: int, log_format: str, log_level: str | None = None) -> None:
     """Warnings from everyone; ``-v``/``-vv`` raise livews' loggers only (not asyncio's or watchfiles')."""
     handler = logging.StreamHandler()
     if log_format == "json":
@@ -126,4 +191,5 @@ def _configure_logging(verbose: int, log_format: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    logging.getLogger("livews").setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.getLogger("livews").setLevel(log_level.upper() if log_level else level)
