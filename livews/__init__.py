@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .live.keep import keep
     from .live.notebook import start, stop
     from .server import Client, ConnectionClosed, Server, broadcast, serve
+    from .server.http import Response
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "Reject",
     "Resource",
     "Resources",
+    "Response",
     "Server",
     "__version__",
     "any_origin",
@@ -53,6 +55,7 @@ _LAZY = {
     "Client": "livews.server",
     "ConnectionClosed": "livews.server",
     "Server": "livews.server",
+    "Response": "livews.server.http",
     "broadcast": "livews.server",
     "serve": "livews.server",
     "keep": "livews.live.keep",

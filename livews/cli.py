@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import ssl
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .handler import collect
 from .resource import Resources
 from .server import Server
@@ -23,9 +27,7 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m livews", description="A WebSocket server you program live."
-    )
+    parser = argparse.ArgumentParser(prog="livews", description="A WebSocket server you program live.")
     parser.add_argument(
         "command",
         nargs="?",
@@ -35,7 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"
+    )
+    _add_production_options(parser)
     parser.add_argument("--backlog", type=int, default=100, help="listen() backlog (default 100)")
     parser.add_argument(
         "--debug-on-error",
@@ -49,11 +54,61 @@ def _parser() -> argparse.ArgumentParser:
         default=600.0,
         help="seconds a held client waits before it is closed with 1011 (default 600)",
     )
-    # live layer (issue 4): the prompt and the reloader.
+    # live layer: the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
     parser.add_argument("--no-attach", action="store_true", help="serve: accept no prompt from attach")
+    _apply_environment(parser, os.environ)
     return parser
+
+
+def _add_production_options(parser: argparse.ArgumentParser) -> None:
+    """Options for running in production (TLS, timeouts, proxies, metrics, logs), named as uvicorn does."""
+    parser.add_argument("--version", action="version", version=f"livews {__version__}")
+    parser.add_argument("--certfile", help="TLS certificate chain (PEM): serve wss://")
+    parser.add_argument("--keyfile", help="TLS private key (PEM), if not in --certfile")
+    parser.add_argument("--keyfile-password", help="password of an encrypted --keyfile")
+    parser.add_argument("--ping-interval", type=float, metavar="SECONDS", help="keepalive pings (0: off)")
+    parser.add_argument("--ping-timeout", type=float, metavar="SECONDS", help="time to answer a ping")
+    parser.add_argument("--close-timeout", type=float, metavar="SECONDS", help="time to finish a close")
+    parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="on stop, accept no one new and give clients this long to leave before closing them with 1001",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="comma-separated proxy addresses/networks (or *) whose X-Forwarded-For/Forwarded are believed",
+    )
+    parser.add_argument("--metrics", action="store_true", help="serve Prometheus metrics at /metrics")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="level of livews' loggers"
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="text, or json: one object a line"
+    )
+
+
+def _apply_environment(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """``LIVEWS_<OPTION>`` (``LIVEWS_PORT``, ``LIVEWS_NO_RELOAD=1``) sets an option's default.
+
+    The command line still wins. Strings are converted by the option's own type; flags take 1/true/yes/on,
+    and ``-v`` a count.
+    """
+    defaults: dict[str, Any] = {}
+    for action in parser._actions:  # argparse offers no public list of its options
+        value = environ.get(f"LIVEWS_{action.dest.upper()}")
+        if value is None or not action.option_strings or action.dest in ("help", "version"):
+            continue
+        if action.nargs == 0:  # a flag (store_true) or a counter (-v): LIVEWS_VERBOSE=2 counts too
+            truthy = value.strip().lower() in ("1", "true", "yes", "on")
+            counted = int(value) if value.strip().isdigit() else int(truthy)
+            defaults[action.dest] = truthy if action.const is True else counted
+        else:
+            defaults[action.dest] = value
+    parser.set_defaults(**defaults)
 
 
 def load_resources(directory: Path) -> Resources:
@@ -87,12 +142,6 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_options(args: argparse.Namespace, prompt: bool) -> dict[str, Any]:
-    """Server options from the command line; debug on error defaults to on only where a prompt attends."""
-    debug = args.debug_on_error if args.debug_on_error is not None else prompt
-    return {"backlog": args.backlog, "debug_on_error": debug, "debug_hold_timeout": args.debug_hold_timeout}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "attach":
@@ -101,10 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         return attach(args.port)
     if args.port is None:
         args.port = 8765
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
+    _configure_logging(args.verbose, args.log_format, args.log_level)
+    # live layer: no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
     foreground = args.command == "serve" or args.no_repl
+    try:
+        options = _server_options(args, not foreground)  # refuse unusable values (a TLS file) first
+    except _OptionError as exc:
+        print(f"livews: {exc}", file=sys.stderr)
+        return 2
     if foreground and args.no_reload:
         return asyncio.run(_serve(args))
     from .live.run import run
@@ -116,5 +169,61 @@ def main(argv: list[str] | None = None) -> int:
         repl=not foreground,
         reload=not args.no_reload,
         attach=not args.no_attach,
-        **_server_options(args, not foreground),
+        **options,
     )
+
+
+def _server_options(args: argparse.Namespace, prompt: bool) -> dict[str, Any]:
+    """Server keyword arguments from the command line (only those given, so defaults stay the server's).
+
+    Debug on error defaults to on only where a prompt attends.
+    """
+    debug = args.debug_on_error if args.debug_on_error is not None else prompt
+    options: dict[str, Any] = {
+        "backlog": args.backlog,
+        "debug_on_error": debug,
+        "debug_hold_timeout": args.debug_hold_timeout,
+    }
+    if args.certfile:
+        options["ssl"] = _tls_context(args.certfile, args.keyfile, args.keyfile_password)
+    if args.ping_interval is not None:
+        options["ping_interval"] = args.ping_interval or None
+    if args.ping_timeout is not None:
+        options["ping_timeout"] = args.ping_timeout
+    if args.close_timeout is not None:
+        options["close_timeout"] = args.close_timeout
+    if args.metrics:
+        options["metrics"] = True
+    if args.forwarded_allow_ips:
+        options["trusted_proxies"] = args.forwarded_allow_ips
+    if args.graceful_timeout:
+        options["shutdown_grace"] = args.graceful_timeout
+    return options
+
+
+class _OptionError(Exception):
+    """A command-line value that cannot be used; the message names it (and any file) for the user."""
+
+
+def _tls_context(certfile: str, keyfile: str | None, password: str | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, keyfile, password)
+    except (OSError, ssl.SSLError) as exc:
+        files = certfile if keyfile is None else f"{certfile} and {keyfile}"
+        raise _OptionError(f"cannot load the TLS certificate from {files}: {exc}") from None
+    return context
+
+
+def _configure_logging(verbose: int, log_format: str, log_level: str | None = None) -> None:
+    """Warnings from everyone; ``-v``/``-vv`` raise livews' loggers only (not asyncio's or watchfiles')."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from .server.records import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.getLogger("livews").setLevel(log_level.upper() if log_level else level)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .patterns import compile_path
+
 if TYPE_CHECKING:
     from .resource import Resource
     from .server.client import Client
@@ -76,8 +78,7 @@ class Handler:
 
 def resource(path: str, **options: Any) -> Callable[[H], H]:
     """Mark a ``Handler`` subclass to be served at ``path`` with ``Resource`` options."""
-    if not path.startswith("/"):
-        raise ValueError(f"resource path must start with '/': {path!r}")
+    compile_path(path)  # ValueError now, at the decorator, for a path that is not one
 
     def mark(cls: H) -> H:
         setattr(cls, _MARK, (path, options))

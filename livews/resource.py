@@ -1,7 +1,9 @@
 """Resources: what is served at a path, by which handler class, for which origins, under which limits.
 
 Pure Python. The server asks the resource table one thing, ``resolve(path)``; the live layer swaps in an
-editable table with the same method.
+editable table with the same method. A resource path may be a pattern (``/rooms/{room}``, see
+``patterns.py``); tables try exact paths first, in a dict, and refuse two resources that could both match
+one path.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .engine.limits import Limits
+from .patterns import PathPattern, compile_path
 
 if TYPE_CHECKING:
     from .engine.deflate import DeflateConfig
@@ -24,6 +27,7 @@ __all__ = [
     "ResourceTable",
     "Resources",
     "any_origin",
+    "clash_message",
     "origin_exact",
     "origin_prefix",
 ]
@@ -79,6 +83,8 @@ def origin_exact(*origins: str) -> OriginPolicy:
 class Resource:
     """A path served by ``handler`` (a ``Handler`` subclass, instantiated once per connection).
 
+    path: an exact path (``/chat``) or a pattern whose ``{name}`` segments match one path segment each
+        (``/rooms/{room}``); the handler reads the values in ``self.client.path_params``.
     origin: an origin policy (``any_origin()``, ``origin_prefix(...)``, ``origin_exact(...)``).
     subprotocols: the server's subprotocols in order of preference (the first the client offers is chosen),
         or ``callable(offered: list[str]) -> str | None`` that picks one of the offered names itself.
@@ -90,6 +96,10 @@ class Resource:
         permessage-deflate off for this path.
     write_limit / max_write_buffer: this path's write-buffer high-water mark and hard limit (see ``Server``);
         ``None`` uses the server's.
+    http: ``callable(request) -> Response | None`` answering a plain HTTP request (no ``Upgrade``) for this
+        path, asked before the server's hook (``livews.server.http``).
+    response_headers: ``callable(request) -> headers`` (pairs or a mapping) added to this path's 101
+        response, after the server's (e.g. ``Set-Cookie``).
     """
 
     path: str
@@ -104,12 +114,14 @@ class Resource:
     compression: DeflateConfig | bool | None = True
     write_limit: int | None = None
     max_write_buffer: int | None = None
+    http: Callable[[Any], Any] | None = None
+    response_headers: Callable[[Request], Any] | None = None
     max_payload_length: InitVar[int | None] = None
     limits: Limits = field(init=False, repr=False)
+    pattern: PathPattern = field(init=False, repr=False)
 
     def __post_init__(self, max_payload_length: int | None) -> None:
-        if not self.path.startswith("/"):
-            raise ValueError(f"resource path must start with '/': {self.path!r}")
+        self.pattern = compile_path(self.path)  # ValueError for a path that is not one
         if max_payload_length is not None:
             self.max_message_size = max_payload_length
         self.limits = Limits(
@@ -117,6 +129,10 @@ class Resource:
             max_message_size=self.max_message_size,
             max_frame_count=self.max_frame_count,
         )
+
+    def path_params(self, path: str) -> dict[str, str]:
+        """The pattern's parameters in ``path`` (a path this resource serves), percent-decoded."""
+        return self.pattern.match(path) or {}
 
 
 class ResourceTable(Protocol):
@@ -126,23 +142,48 @@ class ResourceTable(Protocol):
 
 
 class Resources:
-    """A plain path -> resource table."""
+    """A path -> resource table: exact paths in a dict, looked up first; patterns tried in turn after."""
 
     def __init__(self, resources: Iterable[Resource] = ()) -> None:
         self._by_path: dict[str, Resource] = {}
+        self._patterns: list[Resource] = []
+        self._all: list[Resource] = []
         for item in resources:
             self.add(item)
 
     def add(self, resource: Resource) -> None:
-        if resource.path in self._by_path:
-            raise ValueError(f"two resources for path {resource.path!r}")
-        self._by_path[resource.path] = resource
+        """Serve ``resource``; ``ValueError`` naming both if another one could match the same path."""
+        for other in self._all:
+            if other.pattern.overlaps(resource.pattern):
+                raise ValueError(clash_message(resource, other))
+        self._all.append(resource)
+        if resource.pattern.is_exact:
+            self._by_path[resource.path] = resource
+        else:
+            self._patterns.append(resource)
 
     def resolve(self, path: str) -> Resource | None:
-        return self._by_path.get(path)
+        found = self._by_path.get(path)
+        if found is not None or not self._patterns:
+            return found
+        for resource in self._patterns:
+            if resource.pattern.match(path) is not None:
+                return resource
+        return None
 
     def __iter__(self) -> Iterator[Resource]:
-        return iter(self._by_path.values())
+        return iter(list(self._all))
 
     def __len__(self) -> int:
-        return len(self._by_path)
+        return len(self._all)
+
+
+def clash_message(resource: Any, other: Any) -> str:
+    """Why two resources may not be served together, naming both paths and handler classes."""
+    if resource.path == other.path:
+        return f"two resources for path {resource.path!r}: {_named(other)} and {_named(resource)}"
+    return f"{_named(resource)} and {_named(other)} can both match the same path"
+
+
+def _named(resource: Any) -> str:
+    return f"{resource.path!r} ({getattr(resource.handler, '__qualname__', resource.handler)})"

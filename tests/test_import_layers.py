@@ -21,9 +21,11 @@ _RANKS = {
     "livews.engine": 0,
     "livews.handler": 1,
     "livews.resource": 1,
+    "livews.patterns": 1,
     "livews.server": 2,
     "livews.live": 3,
     "livews.cli": 4,
+    "livews.testing": 4,
     "livews.__main__": 4,
 }
 #: The package facade (``livews/__init__.py``) re-exports the public names of the layers below it. It sits

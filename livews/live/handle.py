@@ -363,6 +363,8 @@ class LiveServer:
             return self._reports[index]
 
     def _record(self, report: ReloadReport, *, announce: bool = False) -> None:
+        if self._server is not None:
+            self._server.figures.reloaded(report.kind, report.ok)
         with self._reports_changed:
             self._reports.append(report)
             self._reports_changed.notify_all()

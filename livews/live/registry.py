@@ -6,6 +6,8 @@ entry on the server loop, so a lookup never sees a half-edited table. Each entry
 how ``resources()`` can say where a class lives.
 
 Removing a path only stops new connections: live ones keep their handler instance and run until they close.
+Paths may be patterns (``/rooms/{room}``): exact paths are found in the dict first, then patterns are tried;
+a resource that could match a path another source already serves is refused (``clash``).
 This module knows resources but not servers, files or threads; everything here runs on the server loop.
 """
 
@@ -16,6 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..patterns import compile_path
+from ..resource import clash_message
 
 __all__ = ["REPL", "Entry", "Registry", "handler_class_of", "with_handler_class"]
 
@@ -55,29 +60,58 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[str, Entry] = {}
+        self._patterns: tuple[Entry, ...] = ()  # the entries whose path is a pattern, tried after the dict
 
     def resolve(self, path: str) -> Any | None:
         entry = self._entries.get(path)
-        return None if entry is None else entry.resource
+        if entry is None:
+            for candidate in self._patterns:
+                if compile_path(candidate.path).match(path) is not None:
+                    return candidate.resource
+            return None
+        return entry.resource
+
+    def clash(self, resource: Any, source: Path | str) -> Entry | None:
+        """An entry of another path that could match a path ``resource`` matches (``None`` if there is none).
+
+        A file's own entries do not count: a reload replaces them as a whole.
+        """
+        pattern = compile_path(str(resource.path))
+        for entry in self._entries.values():
+            if entry.path == pattern.text or (isinstance(source, Path) and entry.source == source):
+                continue
+            if compile_path(entry.path).overlaps(pattern):
+                return entry
+        return None
 
     def get(self, path: str) -> Entry | None:
         return self._entries.get(path)
 
     def set(self, resource: Any, source: Path | str) -> Entry | None:
-        """Serve ``resource`` at its path from now on; return the entry it replaces, if any."""
+        """Serve ``resource`` at its path from now on; return the entry it replaces, if any.
+
+        ``ValueError`` (naming both) if it could match a path that another entry serves (see ``clash``).
+        """
         entry = Entry(resource, source)
+        other = self.clash(resource, source)
+        if other is not None:
+            raise ValueError(clash_message(resource, other.resource))
         previous = self._entries.get(entry.path)
         entries = dict(self._entries)
         entries[entry.path] = entry
-        self._entries = entries
+        self._replace(entries)
         return previous
 
     def remove(self, path: str) -> Entry:
         """Stop serving ``path`` to new connections; raise ``KeyError`` if it is not served."""
         entries = dict(self._entries)
         entry = entries.pop(path)
-        self._entries = entries
+        self._replace(entries)
         return entry
+
+    def _replace(self, entries: dict[str, Entry]) -> None:
+        self._entries = entries
+        self._patterns = tuple(e for e in entries.values() if not compile_path(e.path).is_exact)
 
     def paths_from(self, source: Path | str) -> list[str]:
         return [path for path, entry in self._entries.items() if entry.source == source]

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..patterns import compile_path
+from ..resource import clash_message
 from .loader import LoadedFile, LoadError, load_file
 from .registry import REPL, Registry, handler_class_of, with_handler_class
 from .swap import ClassMap, Stuck, class_fingerprint, swap_instances
@@ -203,15 +205,21 @@ class Reloader:
         return self._install(path, loaded, old, start)
 
     def _conflict(self, path: Path, loaded: LoadedFile) -> LoadError | None:
-        seen: set[str] = set()
+        seen: list[Any] = []
         for resource in loaded.resources:
             rpath = str(resource.path)
-            if rpath in seen:
-                return LoadError(path, None, f"two resources in this file claim {rpath}")
-            seen.add(rpath)
+            for other in seen:
+                if compile_path(str(other.path)).overlaps(compile_path(rpath)):
+                    why = clash_message(resource, other)
+                    return LoadError(path, None, f"two resources in this file: {why}")
+            seen.append(resource)
             entry = self.registry.get(rpath)
             if entry is not None and isinstance(entry.source, Path) and entry.source != path:
                 return LoadError(path, None, f"{rpath} is already served by {self._show(entry.source)}")
+            clash = self.registry.clash(resource, path)
+            if clash is not None:
+                where = self._show(clash.source) if isinstance(clash.source, Path) else clash.source
+                return LoadError(path, None, f"{clash_message(resource, clash.resource)} (served by {where})")
         return None
 
     def _install(self, path: Path, loaded: LoadedFile, old: LoadedFile | None, start: float) -> ReloadReport:

@@ -38,6 +38,7 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
     frame = b""
     size = 0
     sent = 0
+    last = None
     for client in clients:
         conn = client._conn
         if conn is None or conn.state is not _OPEN:
@@ -63,4 +64,7 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
             client.bytes_out += size
             transport.write(frame)
         sent += 1
+        last = client
+    if last is not None:
+        last.server.figures.broadcast(sent)
     return sent

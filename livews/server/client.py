@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from ..engine.connection import Connection, State, check_close
 from ..engine.handshake import Headers
+from ..engine.http import parse_cookies
 
 if TYPE_CHECKING:
     from ..handler import Handler
@@ -50,6 +51,8 @@ class Client:
     host: str
     port: int
     path: str
+    #: "ws" or "wss" as the client connected (through a trusted proxy: as the proxy reports it).
+    scheme: str
     query_string: str
     headers: Headers
     subprotocol: str | None
@@ -78,6 +81,19 @@ class Client:
     def query(self) -> str:
         """The raw query string (``query_string``), as listings show it."""
         return self.query_string
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        """The values of a pattern path's ``{name}`` segments (``/rooms/{room}``), percent-decoded.
+
+        ``{}`` for an exact path. Read from the path when asked, so the handshake does no work for them.
+        """
+        return self.resource.path_params(self.path)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The handshake's ``Cookie`` header as name -> value (the first of a repeated name wins)."""
+        return parse_cookies(self.headers)
 
     @property
     def query_params(self) -> dict[str, str]:

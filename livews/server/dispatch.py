@@ -32,6 +32,7 @@ from ..engine.connection import Connection, State
 from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
 from .hold import Hold, connection_ending, start_hold
+from .records import connection_fields
 
 if TYPE_CHECKING:
     from .server import Server
@@ -224,7 +225,11 @@ class Dispatcher:
                 try:
                     result = self.handler.on_close(*args)
                 except Exception:
-                    _log.exception("%s.on_close raised", type(self.handler).__qualname__)
+                    _log.exception(
+                        "%s.on_close raised",
+                        type(self.handler).__qualname__,
+                        extra=connection_fields(self),  # type: ignore[arg-type]
+                    )
                     return
                 if result is not None and asyncio.iscoroutine(result):
                     result.close()  # no loop time left for an async on_close at shutdown
@@ -251,13 +256,18 @@ class Dispatcher:
                 record.number,
                 server.debug_hold_timeout,
                 exc_info=True,
-                extra={"livews_error": record},
+                extra={"livews_error": record, **connection_fields(self)},  # type: ignore[arg-type]
             )
             return True
         record = server.errors.add(
             "handler", self, name, what, outcome="closed 1011" if name != "on_close" else ""
         )
-        _log.exception("%s; closing %s with 1011", what, self, extra={"livews_error": record})
+        _log.exception(
+            "%s; closing %s with 1011",
+            what,
+            self,
+            extra={"livews_error": record, **connection_fields(self)},  # type: ignore[arg-type]
+        )
         if name == "on_close":
             return False
         self._failed = True

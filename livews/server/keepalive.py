@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..engine.connection import State
+from .records import connection_fields
 
 if TYPE_CHECKING:
     from .server import Server
@@ -38,7 +39,13 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
             sent = client._ping_sent_at
             if sent is not None:
                 if now - sent > timeout and client._hold is None:
-                    _log.info("closing %s:%s: no pong within %.1fs", client.host, client.port, timeout)
+                    _log.info(
+                        "closing %s:%s: no pong within %.1fs",
+                        client.host,
+                        client.port,
+                        timeout,
+                        extra=connection_fields(client),
+                    )
                     conn.fail(1011, "keepalive ping timeout")
                     client._dispatch_pending(conn)
                     client._flush()

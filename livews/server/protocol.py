@@ -26,10 +26,13 @@ from ..engine.handshake import accept_response, parse_request, reject_response, 
 from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
+from .http import plain_answer, upgrade_headers
+from .records import connection_fields
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
     from ..resource import Resource
+    from .proxy import TrustedProxies
     from .server import Server
 
 __all__ = ["DirectReadProtocol", "ServerProtocol"]
@@ -102,6 +105,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         "port",
         "query_string",
         "resource",
+        "scheme",
         "server",
         "subprotocol",
         "version",
@@ -357,14 +361,19 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
                 return
             self._release_head()
             resource, subprotocol, extensions, deflate = self._accept(request)
+            extra = upgrade_headers(server, resource, request)
         except HandshakeError as exc:
+            if exc.status in (405, 426) and self._answer_plain(exc):
+                return
             _log.debug("handshake from %s:%s refused: %s", self.host, self.port, exc)
             self._release_head()
             self._refuse(exc)
             return
         assert self._transport is not None
         if request.version:
-            self._transport.write(accept_response(request, subprotocol=subprotocol, extensions=extensions))
+            self._transport.write(
+                accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
+            )
             conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76 (issue 7)
@@ -377,6 +386,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self.path = request.path
         self.query_string = request.query_string
         self.headers = request.headers
+        self.scheme = "wss" if server.ssl is not None else "ws"
+        if server.trusted_proxies is not None:
+            self._behind_proxy(server.trusted_proxies)
         self.subprotocol = subprotocol
         self.version = request.version
         self.connected_at = time.monotonic()
@@ -391,7 +403,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             self.handler = resource.handler()
             self.handler.client = self
         except Exception:
-            _log.exception("handler %s for %s could not be created", resource.handler.__qualname__, self.path)
+            _log.exception(
+                "handler %s for %s could not be created",
+                resource.handler.__qualname__,
+                self.path,
+                extra=connection_fields(self),
+            )
             self._conn.fail(1011, "internal error")
             self._flush()
             self._dispatch_pending(self._conn)
@@ -456,7 +473,25 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
 
+    def _behind_proxy(self, proxies: TrustedProxies) -> None:
+        """The client's own address and scheme, as a trusted proxy reports them (``proxy.py``)."""
+        forwarded = proxies.client_of(self.host, self.headers)
+        if forwarded is not None:
+            self.host = forwarded[0]
+            self.scheme = forwarded[1] or self.scheme
+
+    def _answer_plain(self, refusal: HandshakeError) -> bool:
+        """Answer a request without ``Upgrade`` in plain HTTP (``http.py``); False if it is not one."""
+        answer = plain_answer(self.server, self._head, refusal)
+        if answer is None or self._transport is None:
+            return False
+        self.server.figures.http_responses[int(answer[9:12])] += 1
+        self._transport.write(answer)
+        self._transport.close()
+        return True
+
     def _refuse(self, error: HandshakeError) -> None:
+        self.server.figures.handshake_refusals[error.status] += 1
         transport = self._transport
         if transport is not None:
             transport.write(reject_response(error))
@@ -560,7 +595,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             "closing %s with 1008: write buffer over %d bytes (the client does not read)",
             self,
             self._max_write_buffer,
+            extra=connection_fields(self),
         )
+        self.server.figures.write_buffer_drops += 1
         conn = self._conn
         assert conn is not None and self._transport is not None
         conn.fail(1008, "client not reading")

@@ -11,6 +11,7 @@ import itertools
 import logging
 import socket
 import ssl as _ssl
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,12 @@ from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .dispatch import DEFAULT_MAX_PENDING
 from .errors import ErrorLog
+from .http import HttpHook, UpgradeHeaders
 from .keepalive import keepalive
+from .metrics import Figures
 from .protocol import DIRECT_READ_SIZE, DirectReadProtocol, ServerProtocol
+from .proxy import TrustedProxies
+from .records import connection_fields
 from .slow import DEFAULT_SLOW_CALLBACK, SlowCalls
 
 if TYPE_CHECKING:
@@ -69,6 +74,18 @@ class Server:
         ``retry``/``skip`` after a fix (``livews.server.hold``); also keep the frames of faults in livews
         itself for a debugger. A plain attribute: set it on a running server to turn it on or off.
     debug_hold_timeout: seconds a held connection waits for someone before it is closed with 1011.
+    http: ``callable(request) -> Response | None`` answering plain HTTP requests (no ``Upgrade`` header) on
+        this port (``livews.server.http``); a resource's own ``http`` hook is asked first.
+    health_path: a path (``"/healthz"``) answering a plain GET or HEAD with 200 ``ok``.
+    response_headers: ``callable(request) -> headers`` added to every 101 response (cookies, custom
+        headers); a resource's own hook adds its headers after these.
+    metrics: ``True`` serves the server's figures (see ``stats()``) in the Prometheus text format at
+        ``/metrics`` on this port (a string picks another path); needs ``livews[metrics]``.
+    trusted_proxies: peers whose ``Forwarded`` / ``X-Forwarded-For`` / ``X-Forwarded-Proto`` headers give the
+        client's address (``client.host``) and scheme (``client.scheme``): addresses or networks, ``"*"``,
+        or ``TrustedProxies(trusted, hops=N)`` for N proxies in a row (``livews.server.proxy``).
+    shutdown_grace: seconds ``close()`` first gives connected clients to finish and leave by themselves,
+        accepting no one new, before it closes the rest with 1001 (drain mode; 0: close at once).
 
     Every handler error and server fault is kept in ``errors`` (an ``ErrorLog``, bounded: see
     ``livews.server.errors``) and counted in ``handler_errors`` / ``server_errors``.
@@ -102,6 +119,12 @@ class Server:
         backlog: int = 100,
         debug_on_error: bool = False,
         debug_hold_timeout: float = 600.0,
+        http: HttpHook | None = None,
+        health_path: str | None = None,
+        response_headers: UpgradeHeaders | None = None,
+        metrics: bool | str = False,
+        trusted_proxies: Iterable[str] | str | TrustedProxies | None = None,
+        shutdown_grace: float = 0.0,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -124,6 +147,21 @@ class Server:
         self.debug_on_error = debug_on_error
         self.debug_hold_timeout = debug_hold_timeout
         self.errors = ErrorLog()
+        self.http = http
+        self.health_path = health_path
+        self.response_headers = response_headers
+        #: Where plain GETs get the Prometheus text of ``figures`` (``metrics=True``: ``/metrics``), or None.
+        self.metrics_path = "/metrics" if metrics is True else (metrics or None)
+        if self.metrics_path is not None:
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise ImportError("metrics need prometheus-client: pip install 'livews[metrics]'") from None
+        self.figures = Figures()
+        if trusted_proxies is not None and not isinstance(trusted_proxies, TrustedProxies):
+            trusted_proxies = TrustedProxies(trusted_proxies)
+        self.trusted_proxies: TrustedProxies | None = trusted_proxies
+        self.shutdown_grace = shutdown_grace
         self.handler_errors = 0
         self.server_errors = 0
         #: Plain handler calls that held the loop longer than ``slow_callback`` (recent ones, and a count).
@@ -183,17 +221,28 @@ class Server:
             raise
 
     async def close(
-        self, code: int = 1001, reason: str = "server shutting down", timeout: float = 5.0
+        self,
+        code: int = 1001,
+        reason: str = "server shutting down",
+        timeout: float = 5.0,
+        *,
+        grace: float | None = None,
     ) -> None:
         """Graceful shutdown: stop accepting, close every client with ``code``, wait at most ``timeout``.
 
-        Clients that have not finished their closing handshake by then are dropped; async handler methods
-        still running get what is left of ``timeout`` and are then cancelled (``on_close`` still runs).
+        With ``grace`` seconds (default: the server's ``shutdown_grace``), connected clients first get that
+        long to finish and leave by themselves (drain mode); only those still there are then closed.
+        Clients that have not finished their closing handshake within ``timeout`` are dropped; async
+        handler methods still running get what is left of ``timeout`` and are then cancelled (``on_close``
+        still runs).
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         if self._server is not None:
             self._server.close()
+        grace = self.shutdown_grace if grace is None else grace
+        if grace > 0:
+            await self._drain(grace)
+        deadline = loop.time() + timeout
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
@@ -223,6 +272,16 @@ class Server:
         self._stopped.set()
 
     shutdown = close
+
+    async def _drain(self, grace: float) -> None:
+        """Accept nothing new and wait up to ``grace`` seconds for the connected clients to leave."""
+        for proto in list(self._protocols):
+            if proto._conn is None and proto._transport is not None:
+                proto._transport.close()  # a handshake under way would only join a server that leaves
+        waiters = [c._lost for c in self._live() if c._lost is not None]
+        if waiters:
+            _log.info("draining: %d client(s) have %.1fs to finish", len(waiters), grace)
+            await asyncio.wait(waiters, timeout=grace)
 
     async def __aenter__(self) -> Server:
         return await self.start()
@@ -257,12 +316,19 @@ class Server:
         return [self.url + r.path for r in _paths(self.resources)] or [self.url]
 
     def clients(self, path: str | None = None) -> list[Client]:
-        """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list)."""
+        """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list).
+
+        ``path`` is a path as requested (``/rooms/42``) or a resource's pattern (``/rooms/{room}``: every
+        client that pattern serves).
+        """
         return list(self._live(path))
 
     def _live(self, path: str | None = None) -> list[ServerProtocol]:
         if path is not None:
-            return list(self._by_path.get(path, ()))
+            clients = self._by_path.get(path)
+            if clients is None and "{" in path:
+                return [c for group in self._by_path.values() for c in group if c.resource.path == path]
+            return list(clients or ())
         return [c for clients in self._by_path.values() for c in clients]
 
     def held(self) -> list[Client]:
@@ -278,18 +344,33 @@ class Server:
         return broadcast(self.clients(path), message, compress=compress)
 
     def stats(self) -> dict[str, Any]:
-        clients = self.clients()
+        """The server's figures: what ``/metrics`` serves (``metrics=True``), as plain values.
+
+        Messages and bytes count every connection since the start, open or closed; ``by_resource`` splits
+        them per resource path as declared (a pattern is one row).
+        """
+        figures = self.figures
+        by_resource = figures.resources(self)
         return {
-            "clients": len(clients),
+            "clients": len(self._live()),
             "connections_total": self.connections_total,
             "handler_errors": self.handler_errors,
             "slow_calls": self.slow_calls.total,
             "server_errors": self.server_errors,
             "held": sum(1 for c in self._live() if c._hold is not None),
-            "messages_in": sum(c.messages_in for c in clients),
-            "messages_out": sum(c.messages_out for c in clients),
-            "bytes_in": sum(c.bytes_in for c in clients),
-            "bytes_out": sum(c.bytes_out for c in clients),
+            "messages_in": sum(row["messages_in"] for row in by_resource.values()),
+            "messages_out": sum(row["messages_out"] for row in by_resource.values()),
+            "bytes_in": sum(row["bytes_in"] for row in by_resource.values()),
+            "bytes_out": sum(row["bytes_out"] for row in by_resource.values()),
+            "handshake_refusals": dict(sorted(figures.handshake_refusals.items())),
+            "http_responses": dict(sorted(figures.http_responses.items())),
+            "closes": dict(sorted(figures.closes.items())),
+            "write_buffer_drops": figures.write_buffer_drops,
+            "broadcasts": figures.broadcasts,
+            "broadcast_recipients": figures.broadcast_recipients,
+            "reloads": figures.reloads,
+            "reloads_failed": figures.reloads_failed,
+            "by_resource": by_resource,
         }
 
     # ------------------------------------------------------------------------- used by the protocol
@@ -313,6 +394,10 @@ class Server:
         client.id = next(self._ids)
         client._lost = self.loop.create_future()
         self._by_path.setdefault(client.path, {})[client] = None
+        self.figures.opened(client)
+        if _log.isEnabledFor(logging.INFO):
+            fields = connection_fields(client)
+            _log.info("client #%d opened %s from %s", client.id, client.path, fields["peer"], extra=fields)
 
     def _forget(self, client: ServerProtocol) -> None:
         clients = self._by_path.get(client.path)
@@ -321,6 +406,20 @@ class Server:
             clients.pop(client)
             if not clients:
                 del self._by_path[client.path]
+        self.figures.closed(client)
+        if _log.isEnabledFor(logging.INFO):
+            fields = connection_fields(client)
+            fields["code"] = code = client.close_code or 1006
+            fields["duration"] = round(time.monotonic() - client.connected_at, 3)
+            _log.info(
+                "client #%d closed %s from %s: %d after %.3fs",
+                client.id,
+                client.path,
+                fields["peer"],
+                code,
+                fields["duration"],
+                extra=fields,
+            )
         lost = client._lost
         if lost is not None and not lost.done():
             lost.set_result(None)
