@@ -245,6 +245,7 @@ def test_reload_returns_a_report_that_prints_as_lines(prompt: Prompt) -> None:
 
 
 def test_a_server_log_line_prints_above_the_prompt_which_is_drawn_again(prompt: Prompt) -> None:
+    prompt.run("server.debug_on_error = False")  # the handler's error closes its client (and logs)
     prompt.run('Bad = type("Bad", (Handler,), {"on_text": lambda self, m: 1 / 0}); r = register("/bad", Bad)')
     with connect(f"{prompt.url}/bad") as ws:
         ws.send("x")
