@@ -18,7 +18,9 @@ from ..engine.limits import Limits
 from ..resource import Resource, Resources, ResourceTable
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
+from .bus import Bus, Member, default_node_name, open_bus
 from .dispatch import DEFAULT_MAX_PENDING
+from .groups import Groups
 from .keepalive import keepalive
 from .protocol import DirectReadProtocol, ServerProtocol
 
@@ -55,6 +57,9 @@ class Server:
     tune_allocator: on glibc, keep freed memory mapped for reuse (``livews.server.allocator``) so large
         messages do not page-fault their memory in each time, and then read large payloads straight into
         their messages (``DirectReadProtocol``); process-wide, so ``False`` opts out.
+    bus: what carries groups to other nodes: ``None`` (this server only), a ``redis://host:port/db`` URL
+        (the ``livews[redis]`` extra), or a ``Bus`` (an ``InProcessBus`` shared by servers in one loop).
+    node: this server's name on the bus (default ``host-pid``); distinct for every node sharing a bus.
     """
 
     def __init__(
@@ -75,6 +80,8 @@ class Server:
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
         tune_allocator: bool = True,
+        bus: Bus | str | None = None,
+        node: str | None = None,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -107,6 +114,8 @@ class Server:
         #: in one callback, so connections never see each other's bytes in it.
         self._read_buffer = memoryview(b"")
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        #: Groups of this node and its end of the bus (``join``, ``leave``, ``publish``, ``members``).
+        self.groups = Groups(open_bus(bus), node or default_node_name())
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -125,6 +134,7 @@ class Server:
             reuse_address=True,
             reuse_port=self.reuse_port or None,
         )
+        await self.groups.start()
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
         _log.info("listening on %s", ", ".join(self.urls))
@@ -178,6 +188,7 @@ class Server:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        await self.groups.stop()
         self._stopped.set()
 
     shutdown = close
@@ -230,6 +241,19 @@ class Server:
         """Send ``message`` to every open client (of ``path``, if given); see ``livews.broadcast``."""
         return broadcast(self.clients(path), message, compress=compress)
 
+    @property
+    def node(self) -> str:
+        """This server's name on the bus."""
+        return self.groups.node
+
+    def publish(self, group: str, message: str | bytes) -> int:
+        """Send ``message`` to ``group``'s members on every node; return how many local ones it reached."""
+        return self.groups.publish(group, message)
+
+    async def members(self, group: str) -> list[Member]:
+        """Members of ``group`` on every node the bus reaches."""
+        return await self.groups.members(group)
+
     def stats(self) -> dict[str, Any]:
         clients = self.clients()
         return {
@@ -240,7 +264,7 @@ class Server:
             "messages_out": sum(c.messages_out for c in clients),
             "bytes_in": sum(c.bytes_in for c in clients),
             "bytes_out": sum(c.bytes_out for c in clients),
-        }
+        } | self.groups.stats()
 
     # ------------------------------------------------------------------------- used by the protocol
 
@@ -269,6 +293,7 @@ class Server:
             clients.pop(client, None)
             if not clients:
                 del self._by_path[client.path]
+        self.groups.forget(client)
         lost = client._lost
         if lost is not None and not lost.done():
             lost.set_result(None)
