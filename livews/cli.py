@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from .handler import collect
 from .resource import Resources
@@ -32,7 +33,16 @@ def _parser() -> argparse.ArgumentParser:
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
+    # scale-out: worker processes (livews.supervisor) and groups across nodes (livews.server.bus).
+    parser.add_argument("--workers", type=int, default=0, help="serve from N worker processes on one port")
+    parser.add_argument("--bus", default=None, help="groups across nodes: redis://host:port/db")
+    parser.add_argument("--node", default=None, help="this node's name on the bus (default host-pid)")
+    parser.add_argument("--reuse-port", action="store_true", help="set SO_REUSEPORT (workers share a port)")
     return parser
+
+
+def _scale_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"bus": args.bus, "node": args.node, "reuse_port": args.reuse_port}
 
 
 def load_resources(directory: Path) -> Resources:
@@ -53,7 +63,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"livews: no handler directory {directory}", file=sys.stderr)
         return 2
-    server = Server(load_resources(directory), host=args.host, port=args.port)
+    server = Server(load_resources(directory), host=args.host, port=args.port, **_scale_options(args))
     await server.start()
     for url in server.urls:
         print(url, flush=True)
@@ -72,8 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
     foreground = args.command == "serve" or args.no_repl
+    if args.workers:
+        from .supervisor import supervise
+
+        argv = sys.argv[1:] if argv is None else argv
+        return supervise(argv, args.workers, args.host, args.port, args.node)
     if foreground and args.no_reload:
         return asyncio.run(_serve(args))
     from .live.run import run
 
-    return run(args.handlers, host=args.host, port=args.port, repl=not foreground, reload=not args.no_reload)
+    return run(
+        args.handlers,
+        host=args.host,
+        port=args.port,
+        repl=not foreground,
+        reload=not args.no_reload,
+        **_scale_options(args),
+    )

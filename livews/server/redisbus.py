@@ -93,6 +93,7 @@ class RedisBus:
         self._resync = True
         self._tasks: list[asyncio.Task[None]] = []
         self._up = False
+        self._closed = False  # checked by every task: asyncio.wait_for may swallow a cancellation (3.11)
         self._down_since: float | None = None
         self._dropped_unlogged = 0
         self._last_drop_log = 0.0
@@ -133,9 +134,11 @@ class RedisBus:
         await asyncio.wait([subscribed], timeout=2.0)
 
     async def detach(self, node: Node) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2.0)  # shutdown never hangs on the bus
         self._tasks = []
         redis = self._redis
         if redis is None:
@@ -164,7 +167,7 @@ class RedisBus:
 
     async def _writer(self) -> None:
         assert self._redis is not None
-        while True:
+        while not self._closed:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
@@ -185,7 +188,7 @@ class RedisBus:
         node = self._node
         skip = len(self.prefix) + 2
         delay = self.backoff
-        while True:
+        while not self._closed:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.psubscribe(self.prefix + "g:*")
@@ -196,7 +199,7 @@ class RedisBus:
                     self._resync = True
                     self._dirty.set()
                 delay = self.backoff
-                while True:
+                while not self._closed:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self.heartbeat)
                     if message is not None and message["type"] == "pmessage":
                         try:
@@ -222,7 +225,7 @@ class RedisBus:
         """
         assert self._redis is not None
         delay = self.backoff
-        while True:
+        while not self._closed:
             await asyncio.sleep(_jitter(delay))
             try:
                 await asyncio.wait_for(self._redis.ping(), 2.0)
@@ -292,13 +295,15 @@ class RedisBus:
         assert self._redis is not None and self._node is not None
         node = self._node
         last_beat = 0.0
-        while True:
+        while not self._closed:
             timeout = max(0.0, last_beat + self.heartbeat - time.monotonic())
             try:
                 await asyncio.wait_for(self._dirty.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
             self._dirty.clear()
+            if self._closed:
+                return
             if not self._up:
                 await self._reconnect()
             resync, adds, removes = self._resync, self._adds, self._removes
