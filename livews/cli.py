@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         from .supervisor import supervise
 
         argv = sys.argv[1:] if argv is None else argv
-        return supervise(argv, args.workers, args.host, args.port, args.node)
+        return supervise(argv, args.workers, args.host, args.port, args.node, args.bus)
     if foreground and args.no_reload:
         return asyncio.run(_serve(args))
     from .live.run import run

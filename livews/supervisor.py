@@ -203,11 +203,15 @@ def worker_argv(argv: list[str], port: int, index: int, node: str | None) -> lis
     return [sys.executable, "-m", "livews", *kept, *extra]
 
 
-def supervise(argv: list[str], workers: int, host: str, port: int, node: str | None) -> int:
+def supervise(
+    argv: list[str], workers: int, host: str, port: int, node: str | None, bus: str | None = None
+) -> int:
     """Run ``workers`` workers of ``argv`` (``python -m livews``'s arguments) until a signal."""
     chosen, holder = reserve_port(host, port)
     try:
         supervisor = Supervisor(workers, lambda i: worker_argv(argv, chosen, i, node))
+        if bus is None and workers > 1:
+            print("note: no --bus, so a group message reaches the clients of its own worker only", flush=True)
         return asyncio.run(supervisor.run())
     finally:
         if holder is not None:

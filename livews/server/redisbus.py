@@ -115,8 +115,13 @@ class RedisBus:
             raise RuntimeError("the Redis bus needs the redis package: pip install 'livews[redis]'") from exc
         self._node = node
         # No retries inside redis-py: a failed command is our signal to count, back off and reconnect.
+        # The connections carry the node's name, so CLIENT LIST shows which node each one serves.
         self._redis = Redis.from_url(
-            self.url, socket_connect_timeout=2.0, socket_timeout=5.0, retry=Retry(NoBackoff(), 0)
+            self.url,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+            retry=Retry(NoBackoff(), 0),
+            client_name="livews:" + "".join(c if c.isalnum() or c in "-_.:" else "_" for c in node.node),
         )
         try:
             await asyncio.wait_for(self._redis.ping(), 2.0)

@@ -47,6 +47,8 @@ class Room(Handler):
     async def on_text(self, message):
         if message == "which":
             self.send(f"{{VERSION}} {{self.client.server.node}}")
+        elif message == "stats":
+            self.send("stats " + livews_json(self.client.server.stats()))
         elif message == "members":
             members = await livews.members("room")
             self.send("members " + livews_json([m.node for m in members]))
@@ -246,6 +248,14 @@ async def test_a_killed_worker_is_restarted_and_its_members_expire_while_the_oth
         lines = await process.wait_for(lambda lines: len(_urls(lines)) >= 3)  # the replacement listens
         assert any(re.search(r"worker \d pid \d+ starting", line) for line in lines[-10:] + lines)
 
+        restarted = next(w for w in (1, 2) if any(f"worker {w} pid {victim.pid} died" in x for x in lines))
+        process.proc.send_signal(signal.SIGUSR1)  # health report: one line per worker
+        await process.wait_for(
+            lambda lines: any(
+                re.match(rf"worker {restarted} pid \d+ up \d+s, restarts 1, last exit -9", x) for x in lines
+            )
+        )
+
         await publish_reaches_each_member_once([survivor], "still here")
         fresh = await on_every_node(url, 2)  # the restarted worker takes clients again
         clients = [fresh[survivor.node], *(c for n, c in fresh.items() if n != survivor.node), survivor]
@@ -292,3 +302,61 @@ async def test_two_serve_processes_with_their_own_node_names_share_groups_throug
             await publish_reaches_each_member_once([on_b, on_a], "b to all")
             await until_members(on_a, ["host-a", "host-b"])
             await until_members(on_b, ["host-a", "host-b"])
+
+
+async def stats(client: Member) -> dict[str, object]:
+    await client.ws.send("stats")
+    answer = await client.recv()
+    assert answer.startswith("stats ")
+    return dict(json.loads(answer.removeprefix("stats ")))
+
+
+def slow_subscriber_connected(redis_server: RedisServer) -> bool:
+    import redis
+
+    with redis.Redis(port=redis_server.port) as admin:
+        return any(
+            c.get("name") == "livews:slow" and c.get("cmd") == "psubscribe" for c in admin.client_list()
+        )
+
+
+async def test_a_subscriber_dropped_for_its_output_buffer_comes_back_and_counts_what_it_missed(
+    redis_server: RedisServer, handlers: Path, tmp_path: Path
+) -> None:
+    import redis
+
+    with redis.Redis(port=redis_server.port) as admin:
+        admin.config_set("client-output-buffer-limit", "pubsub 64kb 32kb 1")
+    bus = redis_server.url + FAST
+    base = ["serve", "--port", "0", "--handlers", str(handlers), "--bus", bus]
+    async with livews([*base, "--node", "fast"], tmp_path, 1) as (_a, url_a):
+        async with livews([*base, "--node", "slow"], tmp_path, 1) as (slow, url_b):
+            on_a, on_b = await member(url_a), await member(url_b)
+            await publish_reaches_each_member_once([on_a, on_b], "warm")
+            assert slow_subscriber_connected(redis_server)
+            slow.proc.send_signal(signal.SIGSTOP)  # the slow node stops reading; Redis buffers for it
+            try:
+                big = "x" * 4096
+                for _ in range(3000):  # 12 MiB: more than socket buffers hold, far over the 64 KiB limit
+                    await on_a.ws.send(big)
+                    assert await on_a.recv() == big
+                deadline = time.monotonic() + T
+                while slow_subscriber_connected(redis_server):
+                    assert time.monotonic() < deadline, "redis kept the slow subscriber"
+                    await asyncio.sleep(0.05)
+            finally:
+                slow.proc.send_signal(signal.SIGCONT)
+            for _ in range(int(T / 0.1)):  # it resubscribes on its own backoff
+                await on_a.ws.send("again")
+                assert await on_a.recv() == "again"
+                try:
+                    while (got := await asyncio.wait_for(on_b.ws.recv(), 0.1)) == big:
+                        pass  # what was still in its socket buffer when Redis cut it off
+                    assert got == "again"
+                    break
+                except asyncio.TimeoutError:
+                    continue
+            else:
+                raise AssertionError("the slow node did not come back")
+            figures = await stats(on_b)
+            assert figures["bus_gaps"] and int(figures["bus_gaps"]) > 0  # type: ignore[call-overload]
