@@ -123,6 +123,8 @@ async def test_a_redis_outage_keeps_local_delivery_counts_drops_and_recovers_by_
                 assert await asyncio.wait_for(on_a.recv(), T) == f"during{i}"  # local delivery goes on
             await eventually(lambda: a.stats()["bus_dropped"] == 50, T)
             await _quiet(on_b)
+            assert [m.node for m in await a.members("room")] == ["a"]  # what this node can still see
+            assert a.stats()["bus_members_partial"] == 1
             drop_logs = [r for r in caplog.records if "publishes dropped (Redis unreachable)" in r.message]
             assert 1 <= len(drop_logs) <= 5  # once per interval, not once per message
 
