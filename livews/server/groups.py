@@ -53,8 +53,8 @@ class Groups:
         self._seq = 0
         self._groups: dict[str, dict[Client, None]] = {}
         self._joined: dict[Client, set[str]] = {}
-        #: (node, epoch) -> last sequence number seen from that publisher.
-        self._last: dict[tuple[bytes, int], int] = {}
+        #: node -> (epoch, last sequence number) of the latest process publishing under that name.
+        self._last: dict[bytes, tuple[int, int]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Called as ``on_gap(node, missed)`` when messages from ``node`` were lost on the way.
         self.on_gap: Callable[[str, int], object] | None = None
@@ -164,13 +164,15 @@ class Groups:
         node = envelope[_HEAD.size : start]
         if node == self._node_bytes and epoch == self._epoch:
             return  # our own publish, already delivered here
-        key = (node, epoch)
-        last = self._last.get(key)
-        self._last[key] = seq if last is None or seq > last else last
-        if last is not None:
+        seen = self._last.get(node)
+        if seen is None or seen[0] != epoch:
+            self._last[node] = (epoch, seq)  # a node we had not heard, or one that restarted
+        else:
+            last = seen[1]
             if seq <= last:
                 self.out_of_order += 1
                 return
+            self._last[node] = (epoch, seq)
             if seq > last + 1:
                 self._gap(node.decode("utf-8", "replace"), seq - last - 1)
         self.received += 1

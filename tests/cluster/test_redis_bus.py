@@ -140,6 +140,7 @@ async def test_a_redis_outage_keeps_local_delivery_counts_drops_and_recovers_by_
                     continue
             else:
                 raise AssertionError("delivery did not resume")
+            assert a.stats()["bus_dropped"] == 50  # nothing lost after recovery to stale pooled connections
             assert b.stats()["bus_gaps"] >= 50  # b knows what it missed
             assert a.stats()["bus_reconnects"] >= 1
             await on_a.close()

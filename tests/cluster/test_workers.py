@@ -288,6 +288,12 @@ async def test_a_handler_saved_once_is_reloaded_in_every_worker_with_clients_con
             assert await client.recv() == f"v2 {client.node}"
         await publish_reaches_each_member_once(clients, "same connections")
 
+        process.proc.send_signal(signal.SIGINT)  # Ctrl-C stops every worker the same way
+        for client in clients:
+            await asyncio.wait_for(client.ws.wait_closed(), T)
+            assert client.ws.close_code == 1001
+        assert await asyncio.to_thread(process.proc.wait, T) == 0
+
 
 async def test_two_serve_processes_with_their_own_node_names_share_groups_through_redis(
     redis_server: RedisServer, handlers: Path, tmp_path: Path

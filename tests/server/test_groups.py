@@ -140,3 +140,21 @@ async def test_a_receiver_counts_the_messages_it_missed_and_calls_the_gap_hook()
             assert subscriber.stats()["bus_gaps"] == 2
             assert subscriber.stats()["bus_received"] == 2
             await ws.close()
+
+
+async def test_a_restarted_publisher_starts_a_new_sequence_without_a_false_gap() -> None:
+    bus = InProcessBus()
+    gaps: list[tuple[str, int]] = []
+    async with serving(Resource("/room", Room), bus=bus, node="sub") as subscriber:
+        subscriber.groups.on_gap = lambda node, missed: gaps.append((node, missed))
+        ws = await _join(subscriber, "g")
+        for text in ("first life", "second life"):
+            async with serving(Resource("/room", Room), bus=bus, node="pub") as publisher:
+                for i in range(3):
+                    publisher.publish("g", f"{text} {i}")
+                for i in range(3):
+                    assert await ws.recv() == f"{text} {i}"
+        assert gaps == []
+        assert subscriber.stats()["bus_received"] == 6
+        assert subscriber.stats()["bus_out_of_order"] == 0
+        await ws.close()
