@@ -126,15 +126,19 @@ class Server:
         if self.tune_allocator and keep_freed_memory():
             protocol = DirectReadProtocol
             self._read_buffer = memoryview(bytearray(_READ_SIZE))
-        self._server = await self.loop.create_server(
-            lambda: protocol(self),
-            self.host,
-            self._requested_port,
-            ssl=self.ssl,
-            reuse_address=True,
-            reuse_port=self.reuse_port or None,
-        )
-        await self.groups.start()
+        await self.groups.start()  # before the first client can join a group
+        try:
+            self._server = await self.loop.create_server(
+                lambda: protocol(self),
+                self.host,
+                self._requested_port,
+                ssl=self.ssl,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
+            )
+        except BaseException:
+            await self.groups.stop()
+            raise
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
         _log.info("listening on %s", ", ".join(self.urls))

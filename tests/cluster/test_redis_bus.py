@@ -98,7 +98,7 @@ async def test_a_node_that_stops_heartbeating_expires_without_anyones_help(redis
         while await a.members("room") and loop.time() - started < T:
             await asyncio.sleep(0.05)
         assert await a.members("room") == []
-        assert loop.time() - started < 1.0 + T / 10  # expiry (1 s) plus slack for a loaded machine
+        assert loop.time() - started < 1.0 + T / 2  # expiry (1 s) plus slack for a loaded machine
         await on_b.close()
         await b.close(timeout=2)
 
@@ -163,3 +163,17 @@ async def test_closing_a_server_with_members_connected_withdraws_them_and_finish
         await asyncio.wait_for(b.close(timeout=2), T)  # members leave as their connections end
         assert on_b.close_code == 1001
         assert await a.members("room") == []  # withdrawn at once, not left to expire
+
+
+async def test_a_server_that_cannot_listen_leaves_nothing_on_the_bus(redis_server: RedisServer) -> None:
+    bus = redis_server.url + FAST
+    async with serving(Resource("/room", Room), bus=bus, node="a") as a:
+        clash = Server([Resource("/room", Room)], port=a.port, bus=bus, node="b")
+        with pytest.raises(OSError):
+            await clash.start()
+        assert clash.groups.bus._tasks == []  # type: ignore[attr-defined]
+        import redis.asyncio
+
+        async with redis.asyncio.Redis(port=redis_server.port) as admin:
+            names = [c.get("name") for c in await admin.client_list()]
+        assert "livews:b" not in names

@@ -243,7 +243,7 @@ async def test_a_killed_worker_is_restarted_and_its_members_expire_while_the_oth
         os.kill(victim.pid, signal.SIGKILL)
         await asyncio.wait_for(victim.ws.wait_closed(), T)
         gone_after = await until_members(survivor, [survivor.node])
-        assert gone_after < EXPIRY + T / 5  # expiry, plus slack for a loaded machine
+        assert gone_after < EXPIRY + T / 2  # the documented expiry, plus slack for a loaded machine
         await process.wait_for(lambda lines: any(f"pid {victim.pid} died" in line for line in lines))
         lines = await process.wait_for(lambda lines: len(_urls(lines)) >= 3)  # the replacement listens
         assert any(re.search(r"worker \d pid \d+ starting", line) for line in lines[-10:] + lines)
