@@ -4,7 +4,7 @@ Starts N worker processes (each a ``python -m livews serve`` of its own: own loo
 watcher on ``handlers/``) that share one port with ``SO_REUSEPORT``, so the kernel spreads new connections
 over them. The supervisor serves nothing itself: it relays each worker's output prefixed with
 ``[worker I pid P]`` (so a reload report says which worker it is from), restarts a worker that dies (with
-backoff, logged), prints every worker's pid and health on ``SIGUSR1``, and on SIGTERM/SIGINT asks every worker
+backoff, one line each time), prints every worker's pid and health on ``SIGUSR1``, and on SIGTERM/SIGINT asks every worker
 to stop (their clients get 1001 within ``close_timeout``), killing any that outlive that by a grace period.
 
 Workers run in their own session, so a Ctrl-C in the terminal reaches the supervisor only and each worker is
@@ -14,7 +14,6 @@ stopped exactly once, by it. What reaches every worker at run time (a group mess
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 
 __all__ = ["Supervisor", "Worker", "reserve_port", "supervise", "worker_argv"]
 
-_log = logging.getLogger("livews.supervisor")
 
 #: A worker that ran this long before dying is restarted at once; quicker deaths back off.
 _STABLE_AFTER = 10.0
@@ -127,7 +125,6 @@ class Supervisor:
             self._say(
                 f"worker {worker.index} pid {worker.pid} died (exit {code}); restarting in {delay:.1f}s"
             )
-            _log.warning("worker %d pid %s died with %s", worker.index, worker.pid, code)
             try:
                 await asyncio.wait_for(self._stopping.wait(), delay)
                 return

@@ -366,3 +366,16 @@ async def test_a_subscriber_dropped_for_its_output_buffer_comes_back_and_counts_
                 raise AssertionError("the slow node did not come back")
             figures = await stats(on_b)
             assert figures["bus_gaps"] and int(figures["bus_gaps"]) > 0  # type: ignore[call-overload]
+
+
+async def test_a_worker_that_keeps_dying_is_restarted_with_a_doubling_backoff(tmp_path: Path) -> None:
+    argv = ["serve", "--workers", "1", "--port", "0", "--handlers", str(tmp_path / "missing")]
+    process = Process(argv, tmp_path)
+    try:
+        lines = await process.wait_for(lambda lines: sum("died (exit 2)" in x for x in lines) >= 4)
+        died = re.compile(r"died \(exit 2\); restarting in ([\d.]+)s")
+        delays = [float(m.group(1)) for x in lines if (m := died.search(x))]
+        assert delays[:4] == [0.1, 0.2, 0.4, 0.8]
+        assert any("no handler directory" in x for x in lines)  # the worker's own error is relayed
+    finally:
+        assert process.stop() == 0  # SIGTERM ends the supervisor while it waits to restart
