@@ -5,7 +5,8 @@ watcher on ``handlers/``) that share one port with ``SO_REUSEPORT``, so the kern
 over them. The supervisor serves nothing itself: it relays each worker's output prefixed with
 ``[worker I pid P]`` (so a reload report says which worker it is from), restarts a worker that dies (with
 backoff, one line each time), prints every worker's pid and health on ``SIGUSR1``, and on SIGTERM/SIGINT
-asks every worker to stop (their clients get 1001 within ``close_timeout``), killing any that outlive that by a grace period.
+asks every worker to stop (their clients get 1001 within ``close_timeout``), killing any that outlive that
+by a grace period.
 
 Workers run in their own session, so a Ctrl-C in the terminal reaches the supervisor only and each worker is
 stopped exactly once, by it. What reaches every worker at run time (a group message) goes over the bus.
