@@ -13,7 +13,8 @@ asyncio client). What it promises, and how:
   to ``backoff_max`` seconds, jittered) and the subscriber subscribes again. A subscriber that Redis drops
   for exceeding its output buffer limit (``client-output-buffer-limit pubsub``) comes back the same way.
   After any reconnection this node writes its whole membership again (a restarted Redis has none).
-- **Presence without anyone's help.** This node's members of a group are a hash ``<prefix>m:<group>:<node>``
+- **Presence without anyone's help.** This node's members of a group are a hash
+  ``<prefix>m:<length of group>:<group>:<node>``
   whose expiry (``expiry`` seconds) the node pushes back every ``heartbeat`` seconds; a node that dies stops
   being listed by ``members()`` at most ``expiry`` seconds after its last heartbeat, by Redis alone. Node
   names are kept in the sorted set ``<prefix>nodes`` so readers know which hashes to read.
@@ -277,7 +278,8 @@ class RedisBus:
         return self.prefix + "nodes"
 
     def _members_key(self, group: str, node: str) -> str:
-        return f"{self.prefix}m:{group}:{node}"
+        # The group's length keeps keys apart when names contain the separator ("a:b"+"c" vs "a"+"b:c").
+        return f"{self.prefix}m:{len(group)}:{group}:{node}"
 
     def joined(self, node: Node, group: str, member: Member) -> None:
         field = str(member.client_id)

@@ -177,3 +177,33 @@ async def test_a_server_that_cannot_listen_leaves_nothing_on_the_bus(redis_serve
         async with redis.asyncio.Redis(port=redis_server.port) as admin:
             names = [c.get("name") for c in await admin.client_list()]
         assert "livews:b" not in names
+
+
+class Named(Handler):
+    """Joins the group named by the query string."""
+
+    def on_open(self) -> None:
+        self.join(self.client.query_string)
+        self.send("joined")
+
+
+async def test_group_and_node_names_with_the_separator_never_share_membership(
+    redis_server: RedisServer,
+) -> None:
+    bus = redis_server.url + FAST
+    async with serving(Resource("/n", Named), bus=bus, node="c") as c:
+        async with serving(Resource("/n", Named), bus=bus, node="b:c") as bc:
+            other = await connect(url(c, "/n?other"))  # so that the next client of "c" is number 2
+            assert await other.recv() == "joined"
+            one = await connect(url(c, "/n?a:b"))  # group "a:b" on node "c"
+            two = await connect(url(bc, "/n?a"))  # group "a" on node "b:c"
+            assert await one.recv() == await two.recv() == "joined"
+            for _ in range(int(T / 0.05)):
+                if await c.members("a") and await bc.members("a:b"):
+                    break
+                await asyncio.sleep(0.05)
+            assert [(m.node, m.client_id) for m in await c.members("a")] == [("b:c", 1)]
+            assert [(m.node, m.client_id) for m in await bc.members("a:b")] == [("c", 2)]
+            await other.close()
+            await one.close()
+            await two.close()
