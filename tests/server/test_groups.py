@@ -158,3 +158,19 @@ async def test_a_restarted_publisher_starts_a_new_sequence_without_a_false_gap()
         assert subscriber.stats()["bus_received"] == 6
         assert subscriber.stats()["bus_out_of_order"] == 0
         await ws.close()
+
+
+def test_the_redis_client_is_imported_only_when_a_redis_bus_is_configured() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from livews import Server\n"
+        "Server([], node='x')\n"
+        "print('redis' in sys.modules, 'livews.server.redisbus' in sys.modules)\n"
+        "Server([], bus='redis://127.0.0.1:1/0')\n"
+        "print('livews.server.redisbus' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["False", "False", "True"]
