@@ -2,7 +2,8 @@
 
 The public API is small: write a ``Handler`` subclass, mark it with ``@resource("/path")``, serve it with
 ``python -m livews`` (or ``Server`` from code), and reach connected clients through ``self.client``,
-``Server.clients()`` and ``broadcast``.
+``Server.clients()`` and ``broadcast``, or through groups on every node (``self.join``, ``publish``,
+``members``).
 
 Importing ``livews`` is cheap (handler files do it on every load): the vocabulary is plain Python, and the
 server side (``Server``, ``Client``, ``broadcast``, ``ConnectionClosed``, which need asyncio) and ``keep``
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .live.keep import keep
     from .live.notebook import start, stop
     from .server import Client, ConnectionClosed, Server, broadcast, serve
+    from .server.groups import members, publish
     from .server.http import Response
 
 __version__ = "0.1.0"
@@ -43,8 +45,10 @@ __all__ = [
     "broadcast",
     "collect",
     "keep",
+    "members",
     "origin_exact",
     "origin_prefix",
+    "publish",
     "resource",
     "serve",
     "start",
@@ -58,6 +62,8 @@ _LAZY = {
     "Response": "livews.server.http",
     "broadcast": "livews.server",
     "serve": "livews.server",
+    "publish": "livews.server.groups",  # livews.publish(group, message): every member on every node
+    "members": "livews.server.groups",
     "keep": "livews.live.keep",
     "start": "livews.live.notebook",  # srv = livews.start(port=0): a live server from a notebook cell
     "stop": "livews.live.notebook",

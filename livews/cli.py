@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
     parser.add_argument("--no-attach", action="store_true", help="serve: accept no prompt from attach")
+    # scale-out: worker processes (livews.supervisor) and groups across nodes (livews.server.bus).
+    parser.add_argument("--workers", type=int, default=0, help="serve from N worker processes on one port")
+    parser.add_argument("--bus", default=None, help="groups across nodes: redis://host:port/db")
+    parser.add_argument("--node", default=None, help="this node's name on the bus (default host-pid)")
+    parser.add_argument("--reuse-port", action="store_true", help="set SO_REUSEPORT (workers share a port)")
     _apply_environment(parser, os.environ)
     return parser
 
@@ -158,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     except _OptionError as exc:
         print(f"livews: {exc}", file=sys.stderr)
         return 2
+    if args.workers:
+        from .supervisor import supervise
+
+        argv = sys.argv[1:] if argv is None else argv
+        return supervise(argv, args.workers, args.host, args.port, args.node, args.bus)
     if foreground and args.no_reload:
         return asyncio.run(_serve(args))
     from .live.run import run
@@ -183,6 +193,9 @@ def _server_options(args: argparse.Namespace, prompt: bool) -> dict[str, Any]:
         "backlog": args.backlog,
         "debug_on_error": debug,
         "debug_hold_timeout": args.debug_hold_timeout,
+        "bus": args.bus,
+        "node": args.node,
+        "reuse_port": args.reuse_port,
     }
     if args.certfile:
         options["ssl"] = _tls_context(args.certfile, args.keyfile, args.keyfile_password)

@@ -75,6 +75,19 @@ class Handler:
         """The other open clients connected to this handler's resource path (a snapshot list)."""
         return self.client.others()
 
+    # Groups: members on every node sharing the server's bus (see ``livews.publish``).
+
+    def join(self, group: str) -> None:
+        """Join ``group``; a closed connection leaves all of its groups."""
+        self.client.server.groups.join(self.client, group)
+
+    def leave(self, group: str) -> None:
+        self.client.server.groups.leave(self.client, group)
+
+    def publish(self, group: str, message: str | bytes) -> int:
+        """Send to every member of ``group`` on every node (this one too); returns the local count."""
+        return self.client.server.groups.publish(group, message)
+
 
 def resource(path: str, **options: Any) -> Callable[[H], H]:
     """Mark a ``Handler`` subclass to be served at ``path`` with ``Resource`` options."""

@@ -26,6 +26,7 @@ _RANKS = {
     "livews.live": 3,
     "livews.cli": 4,
     "livews.testing": 4,
+    "livews.supervisor": 4,
     "livews.__main__": 4,
 }
 #: The package facade (``livews/__init__.py``) re-exports the public names of the layers below it. It sits

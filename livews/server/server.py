@@ -20,8 +20,10 @@ from ..resource import Resource, Resources, ResourceTable
 from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
+from .bus import Bus, Member, default_node_name, open_bus
 from .dispatch import DEFAULT_MAX_PENDING
 from .errors import ErrorLog
+from .groups import Groups
 from .http import HttpHook, UpgradeHeaders
 from .keepalive import keepalive
 from .metrics import Figures
@@ -86,6 +88,9 @@ class Server:
         or ``TrustedProxies(trusted, hops=N)`` for N proxies in a row (``livews.server.proxy``).
     shutdown_grace: seconds ``close()`` first gives connected clients to finish and leave by themselves,
         accepting no one new, before it closes the rest with 1001 (drain mode; 0: close at once).
+    bus: what carries groups to other nodes: ``None`` (this server only), a ``redis://host:port/db`` URL
+        (the ``livews[redis]`` extra), or a ``Bus`` (an ``InProcessBus`` shared by servers in one loop).
+    node: this server's name on the bus (default ``host-pid``); distinct for every node sharing a bus.
 
     Every handler error and server fault is kept in ``errors`` (an ``ErrorLog``, bounded: see
     ``livews.server.errors``) and counted in ``handler_errors`` / ``server_errors``.
@@ -125,6 +130,8 @@ class Server:
         metrics: bool | str = False,
         trusted_proxies: Iterable[str] | str | TrustedProxies | None = None,
         shutdown_grace: float = 0.0,
+        bus: Bus | str | None = None,
+        node: str | None = None,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -185,6 +192,8 @@ class Server:
         #: in one callback, so connections never see each other's bytes in it.
         self._read_buffer = memoryview(b"")
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        #: Groups of this node and its end of the bus (``join``, ``leave``, ``publish``, ``members``).
+        self.groups = Groups(open_bus(bus), node or default_node_name())
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -196,15 +205,20 @@ class Server:
         if self.tune_allocator and keep_freed_memory():
             protocol = DirectReadProtocol
             self._read_buffer = memoryview(bytearray(DIRECT_READ_SIZE))
-        self._server = await self.loop.create_server(
-            lambda: protocol(self),
-            self.host,
-            self._requested_port,
-            ssl=self.ssl,
-            reuse_address=True,
-            reuse_port=self.reuse_port or None,
-            backlog=self.backlog,
-        )
+        await self.groups.start()  # before the first client can join a group
+        try:
+            self._server = await self.loop.create_server(
+                lambda: protocol(self),
+                self.host,
+                self._requested_port,
+                ssl=self.ssl,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
+                backlog=self.backlog,
+            )
+        except BaseException:
+            await self.groups.stop()
+            raise
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
         _log.info("listening on %s", ", ".join(self.urls))
@@ -269,6 +283,7 @@ class Server:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        await self.groups.stop()
         self._stopped.set()
 
     shutdown = close
@@ -343,6 +358,19 @@ class Server:
         """Send ``message`` to every open client (of ``path``, if given); see ``livews.broadcast``."""
         return broadcast(self.clients(path), message, compress=compress)
 
+    @property
+    def node(self) -> str:
+        """This server's name on the bus."""
+        return self.groups.node
+
+    def publish(self, group: str, message: str | bytes) -> int:
+        """Send ``message`` to ``group``'s members on every node; return how many local ones it reached."""
+        return self.groups.publish(group, message)
+
+    async def members(self, group: str) -> list[Member]:
+        """Members of ``group`` on every node the bus reaches."""
+        return await self.groups.members(group)
+
     def stats(self) -> dict[str, Any]:
         """The server's figures: what ``/metrics`` serves (``metrics=True``), as plain values.
 
@@ -371,7 +399,7 @@ class Server:
             "reloads": figures.reloads,
             "reloads_failed": figures.reloads_failed,
             "by_resource": by_resource,
-        }
+        } | self.groups.stats()
 
     # ------------------------------------------------------------------------- used by the protocol
 
@@ -406,6 +434,7 @@ class Server:
             clients.pop(client)
             if not clients:
                 del self._by_path[client.path]
+        self.groups.forget(client)
         self.figures.closed(client)
         if _log.isEnabledFor(logging.INFO):
             fields = connection_fields(client)
