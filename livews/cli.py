@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"
     )
     _add_production_options(parser)
-    parser.add_argument("--backlog", type=int, default=100, help="listen() backlog (default 100)")
+    parser.add_argument("--backlog", type=int, help="listen() backlog (default 100)")
+    parser.add_argument(
+        "--max-connections", type=int, metavar="N", help="open connections on the whole server; 503 past it"
+    )
     parser.add_argument(
         "--debug-on-error",
         action=argparse.BooleanOptionalAction,
@@ -51,7 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug-hold-timeout",
         type=float,
-        default=600.0,
         help="seconds a held client waits before it is closed with 1011 (default 600)",
     )
     # live layer: the prompt and the reloader.
@@ -183,20 +185,22 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
-def _server_options(args: argparse.Namespace, prompt: bool) -> dict[str, Any]:
+def _server_options(args: argparse.Namespace, prompt: bool = False) -> dict[str, Any]:
     """Server keyword arguments from the command line (only those given, so defaults stay the server's).
 
     Debug on error defaults to on only where a prompt attends.
     """
-    debug = args.debug_on_error if args.debug_on_error is not None else prompt
-    options: dict[str, Any] = {
+    options: dict[str, Any] = {}
+    given = {
         "backlog": args.backlog,
-        "debug_on_error": debug,
+        "max_connections": args.max_connections,
+        "debug_on_error": args.debug_on_error if args.debug_on_error is not None else (prompt or None),
         "debug_hold_timeout": args.debug_hold_timeout,
         "bus": args.bus,
         "node": args.node,
-        "reuse_port": args.reuse_port,
+        "reuse_port": args.reuse_port or None,
     }
+    options.update((name, value) for name, value in given.items() if value is not None)
     if args.certfile:
         options["ssl"] = _tls_context(args.certfile, args.keyfile, args.keyfile_password)
     if args.ping_interval is not None:
