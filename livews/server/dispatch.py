@@ -13,6 +13,9 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   the peer left) ends that method quietly.
 - ``on_close`` is called exactly once, after everything else, even when the server cancels a handler
   task at shutdown.
+- ``in_call()`` says whether an ``async`` method is running, and ``after_call(callback)`` runs a callback
+  once it has ended, before the next event is delivered: how the live layer moves a handler to its
+  reloaded class without a running call finishing on a mix of old code and new class.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..engine.connection import Connection, State
@@ -54,6 +58,28 @@ class Dispatcher:
     _reading_paused: bool
     _closed_reported: bool
     _failed: bool  # a handler method raised: only on_close is delivered from now on
+    _after_call: list[Callable[[], object]] | None  # run once the running async method has ended
+
+    def in_call(self) -> bool:
+        """Whether an ``async`` handler method of this connection is running (its events wait meanwhile)."""
+        return self._queue is not None
+
+    def after_call(self, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` once the running ``async`` method has ended, before the next event (now if none)."""
+        if self._queue is None:
+            callback()
+        elif self._after_call is None:
+            self._after_call = [callback]
+        else:
+            self._after_call.append(callback)
+
+    def _call_ended(self) -> None:
+        callbacks, self._after_call = self._after_call or [], None
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                _log.exception("%s: a callback after the handler's call raised", self)
 
     def _dispatch_pending(self, conn: Connection) -> None:
         """Deliver every event the engine has, including a failure it held back until earlier messages."""
@@ -145,6 +171,8 @@ class Dispatcher:
                     except Exception:
                         self._handler_failed(name)
                     pending = None
+                    if self._after_call is not None:
+                        self._call_ended()
                 if not queue:
                     break
                 name, args = queue.popleft()
@@ -166,6 +194,8 @@ class Dispatcher:
                 if result is not None and asyncio.iscoroutine(result):
                     pending = result
         except asyncio.CancelledError:
+            if self._after_call is not None:
+                self._call_ended()
             self._cancelled(queue, pending)
             raise
         finally:

@@ -44,6 +44,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
     # slots), empty unless a user puts attributes of their own on a client.
     __slots__ = (
+        "_after_call",
         "_batching",
         "_closed_reported",
         "_conn",
@@ -96,6 +97,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._reading_paused = False
         self._closed_reported = False
         self._failed = False
+        self._after_call = None
         self._batching = False
         self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
