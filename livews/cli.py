@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
+    parser.add_argument(
+        "--load-timeout", type=float, default=5.0, help="seconds a handler file's import may take (default 5)"
+    )
     return parser
 
 
@@ -76,4 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(args))
     from .live.run import run
 
-    return run(args.handlers, host=args.host, port=args.port, repl=not foreground, reload=not args.no_reload)
+    return run(
+        args.handlers,
+        host=args.host,
+        port=args.port,
+        repl=not foreground,
+        reload=not args.no_reload,
+        load_timeout=args.load_timeout,
+    )

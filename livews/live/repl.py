@@ -35,6 +35,9 @@ livews live helpers (each runs on the server loop and returns its result or rais
   broadcast(msg, path=None)       send to every client (on path); returns how many
   kick(client, code=1000, reason="")   close one client (a Client or its id)
   reload()                        reload every handler file now
+  history()                       the recent reloads, with when and what each changed
+  rollback(file)                  put the previously loaded version of file back live (the disk keeps yours)
+  diff(file)                      what the last reload of file changed in its text
   stats()                         counters: clients, messages, bytes, reloads
   help(obj)                       Python's help on obj; help() shows this text
   Handler, resource, keep         write handlers at the prompt; keep(name, default) carries module state
@@ -65,6 +68,9 @@ def namespace(server: LiveServer) -> dict[str, Any]:
         "broadcast": server.broadcast,
         "kick": server.kick,
         "reload": server.reload,
+        "history": server.history,
+        "rollback": server.rollback,
+        "diff": server.diff,
         "stats": server.stats,
         "help": help,
         "Handler": Handler,
@@ -90,7 +96,7 @@ def banner(server: LiveServer) -> str:
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
         '       send(client, msg) broadcast(msg, path=None) kick(client, code=1000, reason="")\n'
-        "       reload() stats() help() Handler resource keep"
+        "       reload() history() rollback(file) diff(file) stats() help() Handler resource keep"
     )
     lines.append("Ctrl-D or exit() stops the server (clients get 1001 going away).")
     return "\n".join(lines)

@@ -65,7 +65,7 @@ class Dispatcher:
         return self._queue is not None
 
     def after_call(self, callback: Callable[[], object]) -> None:
-        """Run ``callback()`` once the running ``async`` method has ended, before the next event (now if none)."""
+        """Run ``callback()`` once the running ``async`` method ended, before the next event (now if none)."""
         if self._queue is None:
             callback()
         elif self._after_call is None:
