@@ -2,9 +2,10 @@
 
 A batch of changed files (one watcher burst, ``reload()``, a ``rollback``) is one change:
 
-1. Each file is read once; what was read is what gets compiled. A save in progress (a file empty or missing
-   for now, a file that does not compile, or one that would stop serving a path) is not acted on until the
-   file has settled (unchanged for ``settle`` seconds), then it is read again.
+1. A file is read once it has settled (unchanged for ``settle`` seconds: a file saved earlier costs no
+   wait), and what was read is what gets compiled. A read that may still be a save in progress (a file
+   empty or missing for now, one that does not compile, one that would stop serving a path) is only
+   believed once the file stayed unchanged three times longer; then it is read again.
 2. The files to load are the changed ones, the helper modules they import that are not loaded yet, and every
    loaded file that imports a changed one (see ``deps``). Files linked by imports form a group, loaded in
    dependency order on a thread of its own under ``load_timeout`` (see ``loadjob``); a failure anywhere in a
@@ -56,8 +57,10 @@ Collect = Callable[[ModuleType], Sequence[Any]]
 
 #: Seconds a handler file's import may take before it is reported as hung and interrupted.
 DEFAULT_LOAD_TIMEOUT = 5.0
-#: Seconds a file must stay unchanged before an empty, missing, broken or path-dropping read is believed.
-DEFAULT_SETTLE = 0.25
+#: Seconds a file must stay unchanged before it is read (a save still being written is not loaded).
+DEFAULT_SETTLE = 0.1
+#: An empty, missing or broken file, or one that drops a path, must stay unchanged this many times longer.
+_DOUBT = 3
 #: Deleted files whose module is remembered, so a file restored or renamed back gets its ``keep`` state.
 _DEPARTED = 16
 #: How many times a batch is re-read when its files kept changing while it was being loaded.
@@ -176,15 +179,17 @@ class Reloader:
                 wanted.append(path)
         notes = [self._subfolder_note(elsewhere)] if elsewhere else []
         settled = sources is not None
+        if not settled:
+            await self._settle(wanted, self.settle)
         for _attempt in range(_ATTEMPTS):
             plan = self._plan(wanted, force, sources)
             if not settled and plan.suspicious:
-                await self._settle(wanted)
+                await self._settle(wanted, self.settle * _DOUBT)
                 settled = True
                 continue
             loads = await self._load(plan)
             if not settled and self._doubtful(plan, loads):
-                await self._settle(wanted)
+                await self._settle(wanted, self.settle * _DOUBT)
                 settled = True
                 if any(_read(p) != plan.read.get(p) for p in wanted):
                     self._unstage(loads)
@@ -293,20 +298,24 @@ class Reloader:
             if path not in plan.previous and path in self._departed:
                 plan.previous[path] = (self._departed[path], None)
 
-    async def _settle(self, paths: list[Path]) -> None:
-        """Wait until ``paths`` stay unchanged on disk for ``settle`` seconds (at most 20 times that)."""
+    async def _settle(self, paths: list[Path], quiet: float) -> None:
+        """Wait until nothing changed in ``paths`` for ``quiet`` seconds (bounded by 20 times that).
+
+        A file's age is read from its modification time, so a file saved a while ago costs no wait; a missing
+        file is as old as the last change to its folder (a rename, a delete, a create).
+        """
         loop = asyncio.get_running_loop()
-        step = max(min(self.settle / 5, 0.05), 0.005)
-        deadline = loop.time() + max(self.settle * 20, 1.0)
+        deadline = loop.time() + max(quiet * 20, 1.0)
         last = [_signature(p) for p in paths]
-        quiet_since = loop.time()
+        changed_at = 0.0  # wall clock of the last change seen while polling
         while loop.time() < deadline:
-            await asyncio.sleep(step)
+            age = time.time() - max(changed_at, _newest(paths, last))
+            if age >= quiet:
+                return
+            await asyncio.sleep(min(max(quiet - age, 0.005), 0.05))
             now = [_signature(p) for p in paths]
             if now != last:
-                last, quiet_since = now, loop.time()
-            elif loop.time() - quiet_since >= self.settle:
-                return
+                last, changed_at = now, time.time()
 
     # -------------------------------------------------------------------------------------------- loading
 
@@ -708,6 +717,18 @@ def _read(path: Path) -> bytes | None:
         return None
     except OSError:
         return None
+
+
+def _newest(paths: list[Path], signatures: list[tuple[int, int, int] | None]) -> float:
+    """Wall-clock time of the latest change to ``paths`` that their metadata shows."""
+    newest = max((s[2] for s in signatures if s is not None), default=0) / 1e9
+    if any(s is None for s in signatures):
+        for folder in {p.parent for p, s in zip(paths, signatures, strict=True) if s is None}:
+            try:
+                newest = max(newest, os.stat(folder).st_mtime_ns / 1e9)
+            except OSError:
+                pass
+    return newest
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
