@@ -202,7 +202,7 @@ def _swap(
             continue
         try:
             result = instance.on_reload(old)  # type: ignore[attr-defined]
-        except Exception:
+        except BaseException:  # KeyboardInterrupt, SystemExit too: never out of a swap
             report.hook_errors += 1
             _log.exception("on_reload of %s raised", type(instance).__qualname__)
             continue

@@ -7,7 +7,8 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
 - A plain method is called inline, on the hot path. A method that returns a coroutine runs in a task; later
   events wait in a per-connection queue until it is done, so events reach the handler in order. Reading
   pauses while that queue is longer than ``max_pending_events`` and resumes when it has half drained.
-- A method that raises is logged with its traceback on ``livews.server`` and its connection is closed with
+- A method that raises (anything, ``KeyboardInterrupt`` and ``SystemExit`` included: user code never ends
+  the server loop) is logged with its traceback on ``livews.server`` and its connection is closed with
   1011 "internal error" (no internals on the wire); nothing further but ``on_close`` reaches that handler,
   and nothing else on the server is disturbed. ``ConnectionClosed`` raised in a handler (``drain()`` after
   the peer left) ends that method quietly.
@@ -105,7 +106,7 @@ class Dispatcher:
                         result = handler.on_binary(event.data)
                 except ConnectionClosed:
                     continue
-                except Exception:
+                except BaseException:  # KeyboardInterrupt, SystemExit too
                     self._handler_failed("on_text" if kind is TextMessage else "on_binary")
                     continue
                 if result is not None and asyncio.iscoroutine(result):
@@ -143,7 +144,7 @@ class Dispatcher:
         except ConnectionClosed:
             _log.debug("%s: %s ended on a closed connection", self, name)
             return
-        except Exception:
+        except BaseException:  # KeyboardInterrupt, SystemExit too
             self._handler_failed(name)
             return
         if result is not None and asyncio.iscoroutine(result):
@@ -168,7 +169,9 @@ class Dispatcher:
                         await pending
                     except ConnectionClosed:
                         _log.debug("%s: %s ended on a closed connection", self, name)
-                    except Exception:
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException:  # KeyboardInterrupt, SystemExit too
                         self._handler_failed(name)
                     pending = None
                     if self._after_call is not None:
@@ -188,7 +191,7 @@ class Dispatcher:
                 except ConnectionClosed:
                     _log.debug("%s: %s ended on a closed connection", self, name)
                     continue
-                except Exception:
+                except BaseException:  # KeyboardInterrupt, SystemExit too
                     self._handler_failed(name)
                     continue
                 if result is not None and asyncio.iscoroutine(result):
@@ -210,7 +213,7 @@ class Dispatcher:
             if name == "on_close" and self.handler is not None:
                 try:
                     result = self.handler.on_close(*args)
-                except Exception:
+                except BaseException:  # KeyboardInterrupt, SystemExit too
                     _log.exception("%s.on_close raised", type(self.handler).__qualname__)
                     return
                 if result is not None and asyncio.iscoroutine(result):

@@ -220,7 +220,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         try:
             self.handler = resource.handler()
             self.handler.client = self
-        except Exception:
+        except BaseException:  # KeyboardInterrupt, SystemExit too
             _log.exception("handler %s for %s could not be created", resource.handler.__qualname__, self.path)
             self._conn.fail(1011, "internal error")
             self._flush()
@@ -247,7 +247,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
                 verdict = resource.on_connect(request)
             except Reject as exc:
                 raise HandshakeError(exc.status, exc.reason) from None
-            except Exception:
+            except BaseException:  # KeyboardInterrupt, SystemExit too
                 _log.exception("on_connect of %s raised", request.path)
                 raise HandshakeError(500, "internal error") from None
             if verdict is False:

@@ -14,7 +14,7 @@ from .conftest import T
 
 
 def write_in_place(path: Path, text: str, split: int | None = None, pause: float = 0.0) -> None:
-    """Truncate and rewrite ``path`` (VS Code's way); with ``split``, in two writes ``pause`` seconds apart."""
+    """Truncate and rewrite ``path`` (VS Code's way); with ``split``, in two writes ``pause`` s apart."""
     data = text.encode()
     with open(path, "wb") as f:
         if split is not None:
@@ -34,7 +34,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def write_with_backup(path: Path, text: str, pause: float = 0.0) -> None:
-    """Rename ``path`` to a backup, then write a new ``path`` (vim's default): for a while there is no file."""
+    """Rename ``path`` to a backup, then write a new ``path`` (vim's way): for a while there is none."""
     os.replace(path, path.with_name(path.name + "~"))
     time.sleep(pause)
     path.write_text(text)
