@@ -3,12 +3,15 @@
 A file is user code executed at import: it may loop forever (``while True: pass``) or block (a network call,
 ``time.sleep(600)``). Run on the server loop it would freeze every client; run on the loop's shared executor
 it would hold a worker, keep the reloader's lock forever and, as the executor joins its threads at exit, keep
-the process from exiting. So each load gets a daemon thread, and the loop waits for it at most ``limit``
-seconds. On expiry :func:`run_limited` raises :class:`Hung`, which names the file and line the thread was
-executing, and asks Python to raise :class:`~livews.live.loader.Interrupted` in that thread
-(``PyThreadState_SetAsyncExc``): a pure-Python loop stops at its next instruction; a call blocked in C cannot
-be interrupted, and its thread is left behind as a daemon (it ends with the process, holds no lock of ours,
-and what it loads later is thrown away by ``abandoned``).
+the process from exiting. So loads run on a :class:`LoadThread`, a daemon thread of their own (started once,
+not per load: starting a thread makes the loop wait for it), and the loop waits for each at most ``limit``
+seconds; a thread that hung is abandoned and the next load gets a fresh one.
+
+On expiry :func:`run_limited` raises :class:`Hung`, which names the file and line the thread was executing,
+and asks Python to raise :class:`~livews.live.loader.Interrupted` in that thread (``SetAsyncExc``):
+a pure-Python loop stops at its next instruction; a call blocked in C cannot be interrupted, and its thread is
+left behind as a daemon (it ends with the process, holds no lock of ours, and what it loads later is thrown
+away by ``abandoned``).
 
 This module knows threads and frames, not files or servers; it runs on the server loop.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import queue
 import sys
 import threading
 from collections.abc import Callable, Collection
@@ -25,12 +29,14 @@ from typing import Any, TypeVar
 
 from .loader import Interrupted
 
-__all__ = ["Hung", "Job", "run_limited"]
+__all__ = ["Hung", "Job", "LoadThread", "run_limited"]
 
 _T = TypeVar("_T")
 
 #: How long an interrupted thread gets to unwind before it is reported as left behind.
 _UNWIND_SECONDS = 0.5
+#: An idle loading thread ends after this many seconds (the next load starts another).
+_IDLE_SECONDS = 30.0
 
 
 class Hung(Exception):
@@ -57,10 +63,56 @@ class Job:
         self.thread: threading.Thread | None = None
 
 
+class LoadThread:
+    """A daemon thread running loads one after the other; :meth:`abandon` leaves it to a hung load."""
+
+    def __init__(self, name: str = "livews-load") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, task: Callable[[], object]) -> threading.Thread:
+        """Queue ``task`` (it must not raise) and return the thread that will run it."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, args=(self._queue,), name=self.name)
+                self._thread.daemon = True
+                self._thread.start()
+            self._queue.put(task)
+            return self._thread
+
+    def abandon(self) -> None:
+        """The running task hung: leave the thread to it; later tasks go to a new thread."""
+        with self._lock:
+            self._thread = None
+            self._queue = queue.SimpleQueue()
+
+    def _serve(self, tasks: queue.SimpleQueue[Callable[[], object]]) -> None:
+        me = threading.current_thread()
+        while True:
+            try:
+                task = tasks.get(timeout=_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if tasks.empty():
+                        if self._thread is me:
+                            self._thread = None
+                        return
+                continue
+            task()
+            if self._thread is not me:
+                return  # abandoned while this task ran
+
+
 async def run_limited(
-    work: Callable[[Job], _T], *, limit: float | None, files: Collection[Path], name: str = "livews-load"
+    work: Callable[[Job], _T],
+    *,
+    limit: float | None,
+    files: Collection[Path],
+    runner: LoadThread | None = None,
 ) -> _T:
-    """Run ``work(job)`` on a new daemon thread; return its result or raise its exception here.
+    """Run ``work(job)`` on ``runner`` (default: a new one); return its result or raise its exception here.
 
     ``files`` are the files the work executes: on expiry the innermost frame in one of them is named.
     """
@@ -88,9 +140,8 @@ async def run_limited(
         except RuntimeError:
             pass  # the loop is closed: nobody waits any more
 
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    job.thread = thread
-    thread.start()
+    runner = runner or LoadThread()
+    thread = job.thread = runner.submit(target)
     try:
         return await asyncio.wait_for(asyncio.shield(future), limit)
     except asyncio.TimeoutError:
@@ -98,6 +149,7 @@ async def run_limited(
     assert limit is not None
     where, file = _where(thread, {str(f) for f in files})
     job.abandoned = True
+    runner.abandon()
     interrupted = False
     if thread.ident is not None and _raise_in(thread.ident):
         try:

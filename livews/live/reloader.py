@@ -42,7 +42,7 @@ from typing import Any
 from .changes import lacking, name_changes, option_changes, similarity
 from .deps import importers_of, imports_of, in_load_order
 from .loader import LoadedFile, LoadError, load_file, module_name_for
-from .loadjob import Hung, Job, run_limited
+from .loadjob import Hung, Job, LoadThread, run_limited
 from .registry import REPL, Registry, handler_class_of, with_handler_class
 from .report import ReloadReport
 from .swap import ClassMap, Later, SwapReport, class_fingerprint, swap_instances
@@ -126,6 +126,7 @@ class Reloader:
         self._imports: dict[Path, set[Path]] = {}
         self._before: dict[Path, _Version] = {}
         self._departed: OrderedDict[Path, LoadedFile] = OrderedDict()
+        self._runner = LoadThread()
         self._lock = asyncio.Lock()
 
     def _show(self, path: Path) -> str:
@@ -179,7 +180,7 @@ class Reloader:
                 wanted.append(path)
         notes = [self._subfolder_note(elsewhere)] if elsewhere else []
         settled = sources is not None
-        if not settled:
+        if not settled and not force:  # a save noticed by the watcher (reload() and startup read at once)
             await self._settle(wanted, self.settle)
         for _attempt in range(_ATTEMPTS):
             plan = self._plan(wanted, force, sources)
@@ -327,7 +328,7 @@ class Reloader:
                     functools.partial(self._load_group, group=group, plan=plan),
                     limit=self.load_timeout,
                     files=group,
-                    name=f"livews-load-{group[-1].name}",
+                    runner=self._runner,
                 )
             except LoadError as exc:
                 results.append((group, exc))
