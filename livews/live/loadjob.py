@@ -89,6 +89,12 @@ class LoadThread:
             self._queue = queue.SimpleQueue()
 
     def _serve(self, tasks: queue.SimpleQueue[Callable[[], object]]) -> None:
+        try:
+            self._serve_until_idle(tasks)
+        except Interrupted:
+            pass  # the interrupt came just after the load it was meant for ended; this thread was abandoned
+
+    def _serve_until_idle(self, tasks: queue.SimpleQueue[Callable[[], object]]) -> None:
         me = threading.current_thread()
         while True:
             try:
