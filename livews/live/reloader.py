@@ -650,43 +650,45 @@ class Reloader:
     # ------------------------------------------------------------------------------------- live replace
 
     async def register(self, resource: Any) -> ReloadReport:
-        """Serve ``resource``; on a path already served, move its live instances to the new class."""
-        async with self._lock:
-            start = time.perf_counter()
-            rpath = str(resource.path)
-            report = ReloadReport("register", f"{rpath} -> {handler_class_of(resource).__qualname__}")
-            previous = self.registry.set(resource, REPL)
-            if previous is None:
-                report.added.append(rpath)
-            else:
-                old_cls, new_cls = previous.handler_class, handler_class_of(resource)
-                report.options = [f"{rpath} {c}" for c in option_changes(previous.resource, resource)]
-                if old_cls is not new_cls:
-                    swap = swap_instances(
-                        self._instances(rpath),
-                        ClassMap({old_cls: new_cls}),
-                        schedule=self._schedule,
-                        later=self._later,
-                        moved_later=lambda instance, _swap: _rebind_one(instance, self.registry),
-                    )
-                    _take(report, swap)
-                    report.changed.append(f"{old_cls.__qualname__} -> {new_cls.__qualname__}")
-                    report.lacking = self._lacking({new_cls})
-                self._rebind([resource])
-            report.seconds = time.perf_counter() - start
-            return report
+        """Serve ``resource``; on a path already served, move its live instances to the new class.
+
+        Synchronous on the loop (nothing awaited), so it takes no lock: it never waits for a file being
+        loaded, however long that import takes.
+        """
+        start = time.perf_counter()
+        rpath = str(resource.path)
+        report = ReloadReport("register", f"{rpath} -> {handler_class_of(resource).__qualname__}")
+        previous = self.registry.set(resource, REPL)
+        if previous is None:
+            report.added.append(rpath)
+        else:
+            old_cls, new_cls = previous.handler_class, handler_class_of(resource)
+            report.options = [f"{rpath} {c}" for c in option_changes(previous.resource, resource)]
+            if old_cls is not new_cls:
+                swap = swap_instances(
+                    self._instances(rpath),
+                    ClassMap({old_cls: new_cls}),
+                    schedule=self._schedule,
+                    later=self._later,
+                    moved_later=lambda instance, _swap: _rebind_one(instance, self.registry),
+                )
+                _take(report, swap)
+                report.changed.append(f"{old_cls.__qualname__} -> {new_cls.__qualname__}")
+                report.lacking = self._lacking({new_cls})
+            self._rebind([resource])
+        report.seconds = time.perf_counter() - start
+        return report
 
     async def unregister(self, path: str) -> ReloadReport:
         """Stop accepting new connections on ``path``; live ones stay. ``KeyError`` if not served."""
-        async with self._lock:
-            start = time.perf_counter()
-            if path not in self.registry:
-                raise KeyError(f"{path!r} is not served")
-            self.registry.remove(path)
-            report = ReloadReport("unregister", path, removed=[path])
-            report.kept_live = sum(1 for _ in self._instances(path))
-            report.seconds = time.perf_counter() - start
-            return report
+        start = time.perf_counter()
+        if path not in self.registry:
+            raise KeyError(f"{path!r} is not served")
+        self.registry.remove(path)
+        report = ReloadReport("unregister", path, removed=[path])
+        report.kept_live = sum(1 for _ in self._instances(path))
+        report.seconds = time.perf_counter() - start
+        return report
 
 
 class _TimedOut(LoadError):
