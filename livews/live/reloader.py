@@ -126,6 +126,7 @@ class Reloader:
         self._imports: dict[Path, set[Path]] = {}
         self._before: dict[Path, _Version] = {}
         self._departed: OrderedDict[Path, LoadedFile] = OrderedDict()
+        self._conflicted: set[Path] = set()  # files refused because another file serves their paths
         self._runner = LoadThread()
         self._lock = asyncio.Lock()
 
@@ -179,6 +180,10 @@ class Reloader:
             elif path not in wanted:
                 wanted.append(path)
         notes = [self._subfolder_note(elsewhere)] if elsewhere else []
+        if self._conflicted and any(p in self.files and not p.exists() for p in wanted):
+            # A file refused because another served its paths comes back when that other one leaves: the
+            # two halves of a rename the watcher happened to see apart.
+            wanted += [p for p in sorted(self._conflicted) if p not in wanted and p.exists()]
         settled = sources is not None
         if not settled and not force:  # a save noticed by the watcher (reload() and startup read at once)
             await self._settle(wanted, self.settle)
@@ -269,9 +274,9 @@ class Reloader:
     def _pair(self, plan: _Plan) -> None:
         """Give each file to load the state it continues: its own, a renamed file's, or its deleted self's.
 
-        A new file continues the deleted file of this batch whose text is most like its own (a rename or a
-        move, whatever the order of the names); failing that, the file that had its name before it was
-        deleted (a restore).
+        A new file continues the deleted file of this batch whose text is most like its own, or the only one
+        when one file left and one came (a rename or a move, whatever the order of the names); failing that,
+        the file that had its name before it was deleted (a restore).
         """
         candidates = {p: self.files[p] for p in plan.gone}
         newcomers = []
@@ -289,8 +294,9 @@ class Reloader:
             ),
             key=lambda item: (-item[0], item[1], item[2]),
         )
+        alone = len(newcomers) == 1 and len(candidates) == 1  # one file left, one came: a rename
         for score, new, old_path in scored:
-            if score < _RENAME_SIMILARITY:
+            if score < _RENAME_SIMILARITY and not alone:
                 break
             if new in plan.previous or old_path not in candidates:
                 continue
@@ -415,11 +421,13 @@ class Reloader:
                 continue
             conflict = self._conflict(result, leaving | set(group), claimed)
             if conflict is not None:
+                self._conflicted.update(group)
                 self._restore_group(group)
                 reports.append((order[group[0]], self._failure(group, conflict, start)))
                 continue
             for loaded in result:
                 claimed.update((str(r.path), loaded.path) for r in loaded.resources)
+            self._conflicted.difference_update(group)
             accepted.extend(result)
         renamed_from: dict[Path, Path] = {}
         for loaded in accepted:
@@ -502,6 +510,17 @@ class Reloader:
         if old is not None and old.digest != loaded.digest:
             self._before[path] = _Version(old.source, old.loaded_at)
         source_module = previous.module if previous is not None else None
+        if source_module is None and explicit:
+            # A new file took over paths of a file that left, with nothing else to pair them by.
+            swap = swap_instances(
+                self._instances(None),
+                ClassMap(explicit),
+                schedule=self._schedule,
+                later=self._later,
+                moved_later=lambda instance, _swap: _rebind_one(instance, self.registry),
+            )
+            _take(report, swap)
+            report.renamed = [f"{a.__qualname__} -> {b.__qualname__}" for a, b in explicit.items()]
         if source_module is not None:
             classes = ClassMap.between_modules(source_module, loaded.module, explicit)
             self._repoint_others(path, classes)
@@ -595,6 +614,7 @@ class Reloader:
             self.registry.remove(gone)
         loaded = self.files.pop(path, None)
         self._imports.pop(path, None)
+        self._conflicted.discard(path)
         if loaded is not None:
             self._departed[path] = loaded
             while len(self._departed) > _DEPARTED:

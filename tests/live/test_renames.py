@@ -98,3 +98,45 @@ def test_a_deleted_and_rewritten_file_keeps_its_state(live: LiveServer) -> None:
     [report] = reports_until(live, first, "loaded handlers/middle.py")
     assert report.carried == ["count"], str(report)
     assert ask(live, "/x") == "middle 11"
+
+
+def test_a_file_replaced_by_a_differently_written_one_in_one_change_takes_over_its_state_and_clients(
+    live: LiveServer,
+) -> None:
+    handlers = live.handlers_dir
+    assert handlers is not None
+    rewritten = (
+        "from livews import Handler, resource\nfrom livews.live import keep\n\n"
+        "count = keep('count', [0])\n\n\n@resource('/x')\nclass Tally(Handler):\n"
+        "    def on_text(self, message):\n        count[0] += 100\n"
+        "        self.send_text(f'tally {count[0]}')\n"
+    )
+    with connect(live.url + "/x", open_timeout=T) as ws:
+        assert roundtrip(ws) == "middle 1"
+        first = live.report_count
+        (handlers / ".tally.py.tmp").write_text(rewritten)
+        os.rename(handlers / ".tally.py.tmp", handlers / "tally.py")
+        (handlers / "middle.py").unlink()
+        [report] = reports_until(live, first, "handlers/tally.py")
+        assert report.kind == "rename" and report.carried == ["count"], str(report)
+        assert report.renamed == ["Counter -> Tally"] and report.moved == 1, str(report)
+        assert roundtrip(ws) == "tally 101"
+
+
+def test_a_rename_seen_in_two_batches_still_moves_state_and_clients(live: LiveServer) -> None:
+    handlers = live.handlers_dir
+    assert handlers is not None
+    with connect(live.url + "/x", open_timeout=T) as ws:
+        assert roundtrip(ws) == "middle 1"
+        first = live.report_count
+        (handlers / "copy.py").write_text(SOURCE)  # the new name first (cp, then rm) ...
+        [refused] = reports_until(live, first, "handlers/copy.py")
+        assert not refused.ok and "/x is already served by handlers/middle.py" in str(refused)
+        assert roundtrip(ws) == "middle 2"
+        first = live.report_count
+        (handlers / "middle.py").unlink()  # ... then the old one goes: the pair is a rename
+        [report] = reports_until(live, first, "handlers/copy.py")
+        assert report.ok and report.kind == "rename" and report.carried == ["count"], str(report)
+        assert report.moved == 1 and not report.removed, str(report)
+        assert roundtrip(ws) == "copy 3"
+        assert ask(live, "/x") == "copy 4"
