@@ -27,24 +27,23 @@ from __future__ import annotations
 import asyncio
 import difflib
 import functools
-import hashlib
 import logging
-import os
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .changes import lacking, name_changes, option_changes, similarity
-from .deps import importers_of, imports_of, in_load_order
+from .changes import lacking, name_changes, option_changes
 from .loader import LoadedFile, LoadError, load_file, module_name_for
 from .loadjob import Hung, Job, LoadThread, run_limited
+from .plan import Plan, plan_batch, read_source
 from .registry import REPL, Registry, handler_class_of, with_handler_class
 from .report import ReloadReport
+from .settle import settle
 from .swap import ClassMap, Later, SwapReport, class_fingerprint, swap_instances
 from .watcher import is_handler_file
 
@@ -65,8 +64,6 @@ _DOUBT = 3
 _DEPARTED = 16
 #: How many times a batch is re-read when its files kept changing while it was being loaded.
 _ATTEMPTS = 3
-#: A new file takes over a deleted file's state when they share at least this much of their text.
-_RENAME_SIMILARITY = 0.5
 
 
 @dataclass
@@ -75,24 +72,6 @@ class _Version:
 
     source: bytes
     loaded_at: float
-
-
-@dataclass
-class _Plan:
-    """What one batch will do, decided from what was read before anything is loaded."""
-
-    read: dict[Path, bytes | None]
-    gone: list[Path]
-    groups: list[list[Path]]
-    imports: dict[Path, set[Path]]
-    previous: dict[Path, tuple[LoadedFile, Path | None]] = field(
-        default_factory=dict
-    )  # (state, renamed from)
-    suspicious: bool = False
-
-    @property
-    def loading(self) -> list[Path]:
-        return [p for group in self.groups for p in group]
 
 
 class Reloader:
@@ -186,18 +165,18 @@ class Reloader:
             wanted += [p for p in sorted(self._conflicted) if p not in wanted and p.exists()]
         settled = sources is not None
         if not settled and not force:  # a save noticed by the watcher (reload() and startup read at once)
-            await self._settle(wanted, self.settle)
+            await settle(wanted, self.settle)
         for _attempt in range(_ATTEMPTS):
-            plan = self._plan(wanted, force, sources)
+            plan = plan_batch(wanted, force, sources, self.files, self._imports, self._departed)
             if not settled and plan.suspicious:
-                await self._settle(wanted, self.settle * _DOUBT)
+                await settle(wanted, self.settle * _DOUBT)
                 settled = True
                 continue
             loads = await self._load(plan)
             if not settled and self._doubtful(plan, loads):
-                await self._settle(wanted, self.settle * _DOUBT)
+                await settle(wanted, self.settle * _DOUBT)
                 settled = True
-                if any(_read(p) != plan.read.get(p) for p in wanted):
+                if any(read_source(p) != plan.read.get(p) for p in wanted):
                     self._unstage(loads)
                     continue
             return [*notes, *self._install(plan, loads, start)]
@@ -215,118 +194,9 @@ class Reloader:
 
     # ------------------------------------------------------------------------------------------- planning
 
-    def _plan(self, paths: list[Path], force: bool, sources: dict[Path, bytes] | None) -> _Plan:
-        read: dict[Path, bytes | None] = {}
-        for path in paths:
-            read[path] = sources[path] if sources is not None and path in sources else _read(path)
-        imports = {p: set(deps) for p, deps in self._imports.items()}
-        gone = [p for p in paths if read[p] is None and p in self.files]
-        suspicious = bool(gone) or any(read[p] == b"" and p in self.files for p in paths)
-        changed: list[Path] = []
-        for path in paths:
-            source = read[path]
-            if source is None:
-                continue
-            known = self.files.get(path)
-            if known is not None and not force and known.digest == _digest(source):
-                continue
-            if known is None and path.name.startswith("_") and not any(path in d for d in imports.values()):
-                continue  # a private helper nobody imports (yet): nothing to load
-            changed.append(path)
-            imports[path] = imports_of(source, path)
-        loading = set(changed)
-        for importer in importers_of([*changed, *gone], imports):
-            if importer in self.files and importer not in loading and importer not in gone:
-                loading.add(importer)
-                read[importer] = _read(importer) or self.files[importer].source
-        todo = list(loading)
-        while todo:  # helpers imported for the first time load with their importers
-            for dep in imports.get(todo.pop(), set()):
-                if dep not in self.files and dep not in loading:
-                    source = _read(dep)
-                    if source is not None:
-                        read[dep] = source
-                        imports[dep] = imports_of(source, dep)
-                        loading.add(dep)
-                        todo.append(dep)
-        plan = _Plan(read, gone, self._groups(loading, imports), imports, suspicious=suspicious)
-        self._pair(plan)
-        return plan
-
-    def _groups(self, loading: set[Path], imports: dict[Path, set[Path]]) -> list[list[Path]]:
-        """Files linked by imports load as one group (all or nothing), each in dependency order."""
-        parent = {p: p for p in loading}
-
-        def root(p: Path) -> Path:
-            while parent[p] != p:
-                parent[p] = parent[parent[p]]
-                p = parent[p]
-            return p
-
-        for path in loading:
-            for dep in imports.get(path, set()) & loading:
-                parent[root(path)] = root(dep)
-        groups: dict[Path, list[Path]] = {}
-        for path in sorted(loading):
-            groups.setdefault(root(path), []).append(path)
-        return [in_load_order(members, imports) for members in groups.values()]
-
-    def _pair(self, plan: _Plan) -> None:
-        """Give each file to load the state it continues: its own, a renamed file's, or its deleted self's.
-
-        A new file continues the deleted file of this batch whose text is most like its own, or the only one
-        when one file left and one came (a rename or a move, whatever the order of the names); failing that,
-        the file that had its name before it was deleted (a restore).
-        """
-        candidates = {p: self.files[p] for p in plan.gone}
-        newcomers = []
-        for path in plan.loading:
-            known = self.files.get(path)
-            if known is not None:
-                plan.previous[path] = (known, None)
-            else:
-                newcomers.append(path)
-        scored = sorted(
-            (
-                (similarity(plan.read[new] or b"", old.source), new, old_path)
-                for new in newcomers
-                for old_path, old in candidates.items()
-            ),
-            key=lambda item: (-item[0], item[1], item[2]),
-        )
-        alone = len(newcomers) == 1 and len(candidates) == 1  # one file left, one came: a rename
-        for score, new, old_path in scored:
-            if score < _RENAME_SIMILARITY and not alone:
-                break
-            if new in plan.previous or old_path not in candidates:
-                continue
-            plan.previous[new] = (candidates.pop(old_path), old_path)
-        for path in newcomers:
-            if path not in plan.previous and path in self._departed:
-                plan.previous[path] = (self._departed[path], None)
-
-    async def _settle(self, paths: list[Path], quiet: float) -> None:
-        """Wait until nothing changed in ``paths`` for ``quiet`` seconds (bounded by 20 times that).
-
-        A file's age is read from its modification time, so a file saved a while ago costs no wait; a missing
-        file is as old as the last change to its folder (a rename, a delete, a create).
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(quiet * 20, 1.0)
-        last = [_signature(p) for p in paths]
-        changed_at = 0.0  # wall clock of the last change seen while polling
-        while loop.time() < deadline:
-            age = time.time() - max(changed_at, _newest(paths, last))
-            if age >= quiet:
-                return
-            await asyncio.sleep(min(max(quiet - age, 0.005), 0.05))
-            now = [_signature(p) for p in paths]
-            if now != last:
-                last, changed_at = now, time.time()
-
     # -------------------------------------------------------------------------------------------- loading
 
-    async def _load(self, plan: _Plan) -> list[tuple[list[Path], list[LoadedFile] | LoadError]]:
+    async def _load(self, plan: Plan) -> list[tuple[list[Path], list[LoadedFile] | LoadError]]:
         results: list[tuple[list[Path], list[LoadedFile] | LoadError]] = []
         for group in plan.groups:
             try:
@@ -351,7 +221,7 @@ class Reloader:
                 results.append((group, loaded))
         return results
 
-    def _load_group(self, job: Job, group: list[Path], plan: _Plan) -> list[LoadedFile]:
+    def _load_group(self, job: Job, group: list[Path], plan: Plan) -> list[LoadedFile]:
         """On the loading thread: load each file of ``group`` in order; a failure unstages the ones before."""
         staged: list[tuple[str, ModuleType | None, ModuleType]] = []
         done: list[LoadedFile] = []
@@ -386,7 +256,7 @@ class Reloader:
             else:
                 sys.modules.pop(name, None)
 
-    def _doubtful(self, plan: _Plan, loads: list[tuple[list[Path], list[LoadedFile] | LoadError]]) -> bool:
+    def _doubtful(self, plan: Plan, loads: list[tuple[list[Path], list[LoadedFile] | LoadError]]) -> bool:
         """A failed load or a dropped path may be a save caught halfway: worth waiting for it to settle."""
         for _group, result in loads:
             if isinstance(result, LoadError):
@@ -407,7 +277,7 @@ class Reloader:
     # --------------------------------------------------------------------------------------------- install
 
     def _install(
-        self, plan: _Plan, loads: list[tuple[list[Path], list[LoadedFile] | LoadError]], start: float
+        self, plan: Plan, loads: list[tuple[list[Path], list[LoadedFile] | LoadError]], start: float
     ) -> list[ReloadReport]:
         """The synchronous part, on the loop: every group that loaded goes live at once, then deletions."""
         order = {path: i for i, path in enumerate(plan.loading)}
@@ -474,7 +344,7 @@ class Reloader:
         loaded: LoadedFile,
         previous: LoadedFile | None,
         origin: Path | None,
-        plan: _Plan,
+        plan: Plan,
         leaving: set[Path],
         start: float,
     ) -> ReloadReport:
@@ -731,39 +601,6 @@ def _rebind_one(instance: object, registry: Registry) -> None:
     resource = registry.resolve(getattr(client, "path", ""))
     if resource is not None and handler_class_of(resource) is type(instance):
         client.resource = resource
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError:
-        return None
-
-
-def _newest(paths: list[Path], signatures: list[tuple[int, int, int] | None]) -> float:
-    """Wall-clock time of the latest change to ``paths`` that their metadata shows."""
-    newest = max((s[2] for s in signatures if s is not None), default=0) / 1e9
-    if any(s is None for s in signatures):
-        for folder in {p.parent for p, s in zip(paths, signatures, strict=True) if s is None}:
-            try:
-                newest = max(newest, os.stat(folder).st_mtime_ns / 1e9)
-            except OSError:
-                pass
-    return newest
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _digest(source: bytes) -> str:
-    return hashlib.sha1(source).hexdigest()
 
 
 def _line_of(where: str | None) -> int | None:
