@@ -5,8 +5,8 @@ A batch of changed files (one watcher burst, ``reload()``, a ``rollback``) is on
 1. A file is read once it has settled (unchanged for ``settle`` seconds: a file saved earlier costs no
    wait), and what was read is what gets compiled. A read that may still be a save in progress (a file
    empty or missing for now, one that does not compile, one that would stop serving a path) is only
-   believed once the file stayed unchanged three times longer; then it is read again.
-2. The files to load are the changed ones, the helper modules they import that are not loaded yet, and every
+   believed once the file stayed unchanged three times longer; then it is read again (see ``settle``).
+2. What the batch does is planned from what was read (see ``plan``). The files to load are the changed ones, the helper modules they import that are not loaded yet, and every
    loaded file that imports a changed one (see ``deps``). Files linked by imports form a group, loaded in
    dependency order on a thread of its own under ``load_timeout`` (see ``loadjob``); a failure anywhere in a
    group keeps the whole group on its previous versions.
