@@ -6,10 +6,11 @@ A batch of changed files (one watcher burst, ``reload()``, a ``rollback``) is on
    wait), and what was read is what gets compiled. A read that may still be a save in progress (a file
    empty or missing for now, one that does not compile, one that would stop serving a path) is only
    believed once the file stayed unchanged three times longer; then it is read again (see ``settle``).
-2. What the batch does is planned from what was read (see ``plan``). The files to load are the changed ones, the helper modules they import that are not loaded yet, and every
-   loaded file that imports a changed one (see ``deps``). Files linked by imports form a group, loaded in
-   dependency order on a thread of its own under ``load_timeout`` (see ``loadjob``); a failure anywhere in a
-   group keeps the whole group on its previous versions.
+2. What the batch does is planned from what was read (see ``plan``). The files to load are the changed
+   ones, the helper modules they import that are not loaded yet, and every loaded file that imports a
+   changed one (see ``deps``). Files linked by imports form a group, loaded in dependency order on a thread
+   of its own under ``load_timeout`` (see ``loadjob``); a failure anywhere in a group keeps the whole group
+   on its previous versions.
 3. A file that appeared while another disappeared is a rename: it takes over the other's module state
    (``keep``) and its live instances, whatever the order of the names. A deleted file that comes back gets
    the state it had.
