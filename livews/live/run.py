@@ -58,7 +58,9 @@ def _foreground(server: LiveServer) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        while not stop.wait(3600):
+        # Short waits: the kernel may hand the signal to another thread (a handler file's import blocked in
+        # a system call, say), and the main thread only runs Python's handler once its own wait returns.
+        while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
