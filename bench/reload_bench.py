@@ -102,7 +102,7 @@ async def _probe_saves(
         await ws.send("hello")
         assert (await ws.recv()).startswith("v0 ")
         for version in range(1, saves + 1):
-            reports_before = len(server.reports)
+            reports_before = server.report_count
             _write_atomically(handler, HANDLER.format(version=version))
             saved = time.perf_counter()
             prefix = f"v{version} "

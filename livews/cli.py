@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bus", default=None, help="groups across nodes: redis://host:port/db")
     parser.add_argument("--node", default=None, help="this node's name on the bus (default host-pid)")
     parser.add_argument("--reuse-port", action="store_true", help="set SO_REUSEPORT (workers share a port)")
+    parser.add_argument(
+        "--load-timeout", type=float, default=5.0, help="seconds a handler file's import may take (default 5)"
+    )
     _apply_environment(parser, os.environ)
     return parser
 
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         repl=not foreground,
         reload=not args.no_reload,
         attach=not args.no_attach,
+        load_timeout=args.load_timeout,
         **options,
     )
 

@@ -6,8 +6,10 @@ exposes what the REPL and notebooks need: ``resources()``, ``clients(path=None)`
 server loop, waits for the answer and returns it or raises the error the loop raised; none of them can be held
 up by the caller, and a caller can only be held up by a loop busy for longer than ``call_timeout``.
 
-Reload reports (file saves, ``reload()``, ``register``) are kept in ``reports`` and handed to ``on_report``
-(the REPL prints them; by default they go to the ``livews.live`` logger).
+Reload reports (file saves, ``reload()``, ``register``) are handed to ``on_report`` (the REPL prints them; by
+default they go to the ``livews.live`` logger). The most recent ones are kept (``reports``, ``history()``);
+older ones are dropped, so a server reloaded all day holds the same memory for them. ``rollback(file)`` and
+``diff(file)`` undo and show the last reload of a file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from ..server import hold as _hold
 from ..server.client import Client
 from ..server.errors import ErrorRecord
 from .debug import ErrorTable, announcement
+from .history import History, Text
 from .introspect import (
     ClientTable,
     Lines,
@@ -38,7 +42,7 @@ from .introspect import (
 )
 from .loopthread import LoopThread
 from .registry import Entry, Registry
-from .reloader import Reloader, ReloadReport, show_path
+from .reloader import DEFAULT_LOAD_TIMEOUT, DEFAULT_SETTLE, Reloader, ReloadReport, show_path
 from .watcher import HandlerWatcher
 
 __all__ = ["LiveServer", "registration", "start"]
@@ -47,6 +51,9 @@ _log = logging.getLogger("livews.live")
 
 _LIVEWS_DIR = Path(__file__).resolve().parent.parent
 
+#: Reports kept for ``reports`` and ``history()``; older ones are dropped.
+REPORTS_KEPT = 100
+
 
 class LiveServer:
     """A running (or startable) livews server with hot reload, safe to drive from any thread.
@@ -54,8 +61,11 @@ class LiveServer:
     ``handlers`` is the directory of handler files (``None`` serves only what ``register`` adds). ``port=0``
     picks a free port (read it back from ``port``/``urls``). ``reload_step_ms`` is how long the handlers
     directory must stay quiet before a burst of saves is applied; ``watch_livews`` also watches livews's own
-    code and reports "restart required" when it changes. Other keyword arguments go to the server.
-    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    code and reports "restart required" when it changes. ``load_timeout`` bounds a handler file's import
+    (seconds; ``None``: no bound): past it the import is reported as hung, with its file and line, and
+    interrupted. ``settle`` is how long a file must stay unchanged before an empty, missing, broken or
+    path-dropping read of it is believed (a save still in progress otherwise). Other keyword arguments go to
+    the server. Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
@@ -69,6 +79,8 @@ class LiveServer:
         call_timeout: float | None = 30.0,
         reload_step_ms: int = 30,
         watch_livews: bool = True,
+        load_timeout: float | None = DEFAULT_LOAD_TIMEOUT,
+        settle: float = DEFAULT_SETTLE,
         **server_options: Any,
     ) -> None:
         self.handlers_dir = Path(handlers).resolve() if handlers is not None else None
@@ -78,6 +90,8 @@ class LiveServer:
         self.on_report = on_report
         self._step_ms = reload_step_ms
         self._watch_livews = watch_livews
+        self._load_timeout = load_timeout
+        self._settle = settle
         self._server_options = server_options
         self._thread = LoopThread("livews-server", timeout=call_timeout)
         self._registry = Registry()
@@ -85,7 +99,10 @@ class LiveServer:
         self._reloader: Reloader | None = None
         self._watcher: HandlerWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
-        self._reports: list[ReloadReport] = []
+        self._reports: deque[ReloadReport] = deque(maxlen=REPORTS_KEPT)
+        self._report_count = 0  # every report so far, kept or dropped
+        self._reloads = self._reload_errors = 0
+        self._last_reload: float | None = None
         self._reports_changed = threading.Condition()
         self._started_at: float | None = None
         self._stopped = False
@@ -109,7 +126,14 @@ class LiveServer:
         self._server = Server(self._registry, host=self.host, port=self._port, **self._server_options)
         self._server.errors.on_add = self._error_added
         self._reloader = Reloader(
-            self._registry, self.handlers_dir, collect, self._instances, schedule=self._schedule
+            self._registry,
+            self.handlers_dir,
+            collect,
+            self._instances,
+            schedule=self._schedule,
+            later=_later,
+            load_timeout=self._load_timeout,
+            settle=self._settle,
         )
         for report in await self._reloader.load_all():
             self._record(report, announce=True)
@@ -212,10 +236,10 @@ class LiveServer:
                 "resources": len(self._registry),
             }
             values.update(self._server_stats())
-            ok = [r for r in self._reports if r.kind in ("reload", "register") and r.ok]
-            values["reloads"] = len(ok)
-            values["reload errors"] = sum(1 for r in self._reports if not r.ok)
-            values["last reload"] = ok[-1].seconds if ok else None
+            with self._reports_changed:
+                values["reloads"] = self._reloads
+                values["reload errors"] = self._reload_errors
+                values["last reload"] = self._last_reload
             values["watching"] = str(self.handlers_dir) if self._watcher is not None else "off"
             return Stats(values, _STAT_FORMATS)
 
@@ -250,6 +274,22 @@ class LiveServer:
         for report in reports:
             self._record(report)
         return Lines(reports)
+
+    def history(self) -> History:
+        """The recent reports (at most ``REPORTS_KEPT``), oldest first: when, and what each change did."""
+        with self._reports_changed:
+            return History(self._reports)
+
+    def rollback(self, file: str | Path) -> ReloadReport:
+        """Put the previously loaded version of ``file`` back live; the file on disk is left as it is."""
+        report = self._thread.run(self._editor().rollback(file))
+        self._record(report)
+        return report
+
+    def diff(self, file: str | Path) -> Text:
+        """What the last reload of ``file`` changed in its text (a unified diff)."""
+        editor = self._editor()
+        return Text(self._thread.call(editor.diff, file))
 
     def _editor(self) -> Reloader:
         if self._reloader is None:
@@ -351,22 +391,40 @@ class LiveServer:
 
     @property
     def reports(self) -> list[ReloadReport]:
-        """Every load/reload/register report so far, oldest first."""
+        """The most recent load/reload/register reports (at most ``REPORTS_KEPT``), oldest first."""
         with self._reports_changed:
             return list(self._reports)
 
-    def wait_report(self, index: int, timeout: float = 10.0) -> ReloadReport:
-        """Block until report number ``index`` (0-based, see ``len(reports)``) exists and return it."""
+    @property
+    def report_count(self) -> int:
+        """How many reports there were so far (kept or dropped): the index the next one will have."""
         with self._reports_changed:
-            if not self._reports_changed.wait_for(lambda: len(self._reports) > index, timeout):
-                raise TimeoutError(f"no report #{index} within {timeout}s ({len(self._reports)} so far)")
-            return self._reports[index]
+            return self._report_count
+
+    def wait_report(self, index: int, timeout: float = 10.0) -> ReloadReport:
+        """Block until report number ``index`` (0-based, see ``report_count``) exists and return it.
+
+        ``LookupError`` if that report was already dropped (more than ``REPORTS_KEPT`` came after it).
+        """
+        with self._reports_changed:
+            if not self._reports_changed.wait_for(lambda: self._report_count > index, timeout):
+                raise TimeoutError(f"no report #{index} within {timeout}s ({self._report_count} so far)")
+            first = self._report_count - len(self._reports)
+            if index < first:
+                raise LookupError(f"report #{index} was dropped (the oldest kept is #{first})")
+            return self._reports[index - first]
 
     def _record(self, report: ReloadReport, *, announce: bool = False) -> None:
         if self._server is not None:
             self._server.figures.reloaded(report.kind, report.ok)
         with self._reports_changed:
             self._reports.append(report)
+            self._report_count += 1
+            if not report.ok:
+                self._reload_errors += 1
+            elif report.kind in ("reload", "register", "rename", "rollback"):
+                self._reloads += 1
+                self._last_reload = report.seconds
             self._reports_changed.notify_all()
         if announce:
             self._announce(report.details())
@@ -441,6 +499,15 @@ def registration(
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _later(handler: object) -> Callable[[Callable[[], object]], object] | None:
+    """For the swap: ``after_call`` of a handler's connection while its ``async`` method runs, else None."""
+    client = getattr(handler, "client", None)
+    if client is None or not client.in_call():
+        return None
+    after_call: Callable[[Callable[[], object]], object] = client.after_call
+    return after_call
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -3,8 +3,14 @@
 Loading never touches what is running: the new module is built beside the old one and only replaces it in
 ``sys.modules`` once its code ran and its resources were collected. Any failure (syntax error, an exception at
 import time, a bad ``@resource``) restores the previous module and comes back as a :class:`LoadError` that
-names the file and the line. Values the old module passed to :func:`livews.keep` are handed to the new
-module's ``keep`` calls while it executes.
+names the file and the line; that includes any ``BaseException`` (``KeyboardInterrupt``, ``SystemExit``) the
+file raises, so user code can never end the caller. Values the old module passed to :func:`livews.keep` are
+handed to the new module's ``keep`` calls while it executes.
+
+The caller may pass the bytes it read (``source=``): the loader then compiles exactly those, so a save landing
+meanwhile cannot mix two versions. Every handler module is a submodule of one package per handlers directory
+(``livews_handlers_<tag>``, whose ``__path__`` is that directory), so a handler file imports a helper module
+beside it with a relative import: ``from .util import shout``.
 
 This module does not know about the server, the registry or the swap; it may run on any thread.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +29,7 @@ from typing import Any
 
 from .keep import carrying, kept_values
 
-__all__ = ["LoadError", "LoadedFile", "load_file", "module_name_for"]
+__all__ = ["Interrupted", "LoadError", "LoadedFile", "load_file", "module_name_for", "package_for"]
 
 Collect = Callable[[ModuleType], Sequence[Any]]
 
@@ -38,6 +45,8 @@ class LoadedFile:
     carried: list[str] = field(default_factory=list)
     reset: list[str] = field(default_factory=list)
     given: dict[str, Any] = field(default_factory=dict)
+    source: bytes = b""
+    loaded_at: float = 0.0
 
 
 class LoadError(Exception):
@@ -59,24 +68,40 @@ class LoadError(Exception):
         return f"{where}: {self.summary}"
 
 
+def package_for(directory: Path) -> str:
+    """The package every handler module of ``directory`` belongs to (created in ``sys.modules`` on demand)."""
+    resolved = directory.resolve()
+    name = f"livews_handlers_{hashlib.sha1(str(resolved).encode()).hexdigest()[:6]}"
+    package = sys.modules.get(name)
+    if package is None:
+        package = ModuleType(name, f"handler files of {resolved}")
+        package.__path__ = [str(resolved)]
+        package.__package__ = name
+        sys.modules[name] = package
+    return name
+
+
 def module_name_for(path: Path) -> str:
     """A module name stable for one file and distinct across directories (several servers in one process)."""
     resolved = path.resolve()
-    tag = hashlib.sha1(str(resolved.parent).encode()).hexdigest()[:6]
     stem = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in resolved.stem)
-    return f"livews_handlers_{tag}.{stem}"
+    return f"{package_for(resolved.parent)}.{stem}"
 
 
-def load_file(path: Path, collect: Collect, previous: ModuleType | None = None) -> LoadedFile:
+def load_file(
+    path: Path, collect: Collect, previous: ModuleType | None = None, *, source: bytes | None = None
+) -> LoadedFile:
     """Execute ``path`` into a fresh module and collect its resources, or raise :class:`LoadError`.
 
     ``previous`` is the module this file produced last time: its kept values are carried into the new one.
+    ``source`` is the text to compile (default: read the file now, once).
     """
     path = path.resolve()
-    try:
-        source = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(path, None, f"{type(exc).__name__}: {exc.strerror or exc}") from None
+    if source is None:
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise LoadError(path, None, f"{type(exc).__name__}: {exc.strerror or exc}") from None
     name = module_name_for(path)
     try:
         code = compile(source, str(path), "exec", dont_inherit=True)
@@ -84,6 +109,7 @@ def load_file(path: Path, collect: Collect, previous: ModuleType | None = None) 
         raise _syntax_error(path, exc) from None
     module = ModuleType(name)
     module.__file__ = str(path)
+    module.__package__ = name.rpartition(".")[0]
     namespace = vars(module)
     old = sys.modules.get(name)
     sys.modules[name] = module
@@ -96,8 +122,8 @@ def load_file(path: Path, collect: Collect, previous: ModuleType | None = None) 
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = old
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+        if isinstance(exc, Interrupted):
+            raise  # the time limit stopped this load: the caller reports where it hung
         raise _exec_error(path, exc) from None
     return LoadedFile(
         path=path,
@@ -107,7 +133,13 @@ def load_file(path: Path, collect: Collect, previous: ModuleType | None = None) 
         carried=carry.carried,
         reset=carry.reset,
         given=carry.given,
+        source=source,
+        loaded_at=time.time(),
     )
+
+
+class Interrupted(BaseException):
+    """Raised inside a loading thread that ran over its time limit (see ``loadjob``); never caught by it."""
 
 
 def _syntax_error(path: Path, exc: SyntaxError) -> LoadError:

@@ -40,6 +40,9 @@ livews live helpers (each runs on the server loop and returns its result or rais
   broadcast(msg, path=None)       send to every client (on path); returns how many
   kick(client, code=None, reason="")   close one client (a Client or its id; a held one with 1011)
   reload()                        reload every handler file now; returns the reports (printed as lines)
+  history()                       the recent reloads, with when and what each changed
+  rollback(file)                  put the previously loaded version of file back live (the disk keeps yours)
+  diff(file)                      what the last reload of file changed in its text
   stats()                         counters: clients, messages, bytes, reloads, slow calls, errors
   slow()                          handler calls that held the server loop too long (class, method, ms)
   help(obj)                       Python's help on obj; help() shows this text
@@ -78,6 +81,9 @@ def namespace(server: LiveServer, *, attached: bool = False) -> dict[str, Any]:
         "broadcast": server.broadcast,
         "kick": server.kick,
         "reload": server.reload,
+        "history": server.history,
+        "rollback": server.rollback,
+        "diff": server.diff,
         "stats": server.stats,
         "slow": server.slow,
         "help": help,
@@ -105,7 +111,7 @@ def banner(server: LiveServer, *, attached: bool = False) -> str:
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
         '       send(client, msg) broadcast(msg, path=None) kick(client, code=None, reason="")\n'
-        "       reload() stats() slow() help() Handler resource keep\n"
+        "       reload() history() rollback(file) diff(file) stats() slow() help() Handler resource keep\n"
         "       errors() pm(n=None) held() retry(client) skip(client)"
     )
     if server.debug_on_error:

@@ -68,7 +68,9 @@ def _foreground(server: LiveServer, attach: bool) -> int:
             _say(f"attach: python -m livews attach --port {server.port}")
         watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
         _say(f"{watching}; Ctrl-C stops the server")
-        while not stop.wait(3600):
+        # Short waits: the kernel may hand the signal to another thread (a handler file's import blocked in
+        # a system call, say), and the main thread only runs Python's handler once its own wait returns.
+        while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass

@@ -6,12 +6,18 @@ those keep the old class and are reported. After every instance moved, ``on_relo
 one that defines it; a raising hook is logged and counted, never propagated, and an ``async`` hook is
 handed to the caller's scheduler.
 
+An instance whose handler call is still running (an ``async`` method suspended at an ``await``) is not moved
+under it: its code and globals are the old version's, and a ``self`` of the new class would mix both. The
+caller's ``later(instance)`` says so by returning a function that runs a callback once that call has ended;
+the instance moves then, before its next event, and is counted as ``moving``.
+
 The swap is synchronous and must run on the server loop between events (the reloader and the handle do that);
 it never scans the heap: the caller passes the instances it tracks. It knows nothing of files or servers.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import inspect
@@ -35,6 +41,10 @@ _log = logging.getLogger("livews.live")
 
 Target = Callable[[type], "type | None"]
 Schedule = Callable[[Coroutine[Any, Any, Any]], object]
+#: ``later(instance)``: ``None`` between calls, else the ``after_call(callback)`` of its connection.
+Later = Callable[[object], "Callable[[Callable[[], object]], object] | None"]
+#: Called with an instance moved after its call ended, and what that move did.
+Moved = Callable[[object, "SwapReport"], object]
 
 
 @dataclass
@@ -52,6 +62,7 @@ class SwapReport:
     """What one swap did: instances moved, classes that could not move, hook failures, time on the loop."""
 
     moved: int = 0
+    moving: int = 0  # in a call now: they move when it ends
     stuck: list[Stuck] = field(default_factory=list)
     hook_errors: int = 0
     seconds: float = 0.0
@@ -118,6 +129,8 @@ def swap_instances(
     target: Target,
     *,
     schedule: Schedule | None = None,
+    later: Later | None = None,
+    moved_later: Moved | None = None,
 ) -> SwapReport:
     """Give each instance whose class maps to a new class that class, then run ``on_reload(old_cls)``.
 
@@ -129,7 +142,7 @@ def swap_instances(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        report = _swap(instances, target, schedule)
+        report = _swap(instances, target, schedule, later, moved_later)
     finally:
         if collecting:
             gc.enable()
@@ -137,7 +150,13 @@ def swap_instances(
     return report
 
 
-def _swap(instances: Iterable[object], target: Target, schedule: Schedule | None) -> SwapReport:
+def _swap(
+    instances: Iterable[object],
+    target: Target,
+    schedule: Schedule | None,
+    later: Later | None,
+    moved_later: Moved | None,
+) -> SwapReport:
     report = SwapReport()
     verdict: dict[type, tuple[type | None, str | None]] = {}
     moved: list[object] = []
@@ -153,6 +172,12 @@ def _swap(instances: Iterable[object], target: Target, schedule: Schedule | None
             verdict[old] = (new, problem)
         if new is None:
             continue
+        if problem is None and later is not None:
+            defer = later(instance)
+            if defer is not None:
+                defer(functools.partial(_move_after_call, instance, target, schedule, moved_later))
+                report.moving += 1
+                continue
         if problem is None:
             try:
                 instance.__class__ = new
@@ -177,7 +202,7 @@ def _swap(instances: Iterable[object], target: Target, schedule: Schedule | None
             continue
         try:
             result = instance.on_reload(old)  # type: ignore[attr-defined]
-        except Exception:
+        except BaseException:  # KeyboardInterrupt, SystemExit too: never out of a swap
             report.hook_errors += 1
             _log.exception("on_reload of %s raised", type(instance).__qualname__)
             continue
@@ -189,6 +214,15 @@ def _swap(instances: Iterable[object], target: Target, schedule: Schedule | None
             else:
                 schedule(result)
     return report
+
+
+def _move_after_call(
+    instance: object, target: Target, schedule: Schedule | None, moved_later: Moved | None
+) -> None:
+    """The instance's call has ended: move it now (to the newest class, as later reloads chain)."""
+    report = swap_instances([instance], target, schedule=schedule)
+    if moved_later is not None:
+        moved_later(instance, report)
 
 
 def layout_problem(old: type, new: type) -> str | None:

@@ -1,10 +1,12 @@
 """Watch ``handlers/`` (and livews itself) with watchfiles and turn bursts of saves into reload requests.
 
 watchfiles already groups a burst: it returns once no new change arrived for ``step_ms``. On top of that this
-module ignores what is not a handler file (editor swap and backup files, hidden files, ``__pycache__``),
+module ignores what is not Python source (editor swap and backup files, hidden files, ``__pycache__``),
 folds a burst down to one request per file (the file's state on disk at apply time wins, whatever the event
-said), and reports a change to any other Python file it watches (livews's own code, a ``_helper.py`` beside
-the handlers) as "restart required" instead of half-applying it.
+said, so a rename's two events and a backup-then-write's three arrive as one batch), hands every Python file
+under the handlers directory to ``apply`` (handler files, helper modules they import, files in subfolders,
+which the reloader reports), and reports a change to any other Python file it watches (livews's own code) as
+"restart required" instead of half-applying it.
 
 The watch runs as a task on the server loop, so the reload it triggers runs between events, never inside one.
 It knows nothing about modules or classes: it calls ``apply(paths)`` and ``restart_required(paths)``.
@@ -33,6 +35,13 @@ def is_handler_file(path: Path) -> bool:
     """
     name = path.name
     return name.endswith(".py") and not name.startswith((".", "_", "#", "~")) and name.isprintable()
+
+
+def _is_source(path: Path) -> bool:
+    """A Python file under the handlers directory: a handler file, or a ``_helper.py`` one may import."""
+    return is_handler_file(path) or (
+        path.name.startswith("_") and is_handler_file(path.with_name(path.name[1:]))
+    )
 
 
 class HandlerWatcher:
@@ -101,10 +110,10 @@ class HandlerWatcher:
         other: list[Path] = []
         for _change, raw in sorted(changes, key=lambda c: c[1]):
             path = Path(raw)
-            if path.parent == self.handlers_dir and is_handler_file(path):
+            if path.is_relative_to(self.handlers_dir) and _is_source(path):
                 if path not in handler_paths:
                     handler_paths.append(path)
-            elif path not in other:
+            elif path not in other and not path.is_relative_to(self.handlers_dir):
                 other.append(path)
         if other:
             self._restart_required(other)

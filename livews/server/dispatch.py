@@ -8,7 +8,8 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   events wait in a per-connection queue until it is done, so events reach the handler in order. Reading
   pauses while that queue is longer than ``max_pending_events`` (after a few more KiB, so a close frame
   right behind the backlog is still answered) and resumes when it has half drained.
-- A method that raises is logged with its traceback on ``livews.server``, recorded in ``server.errors``
+- A method that raises (anything, ``KeyboardInterrupt`` and ``SystemExit`` included: user code never ends
+  the server loop) is logged with its traceback on ``livews.server``, recorded in ``server.errors``
   (``errors.py``), and its connection is closed with 1011 "internal error" (no internals on the wire);
   nothing further but ``on_close`` reaches that handler, and nothing else on the server is disturbed. With
   ``Server(debug_on_error=True)`` the connection is held instead, for a person to retry or skip the event
@@ -18,6 +19,9 @@ A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or hand
   task at shutdown.
 - A plain method that holds the loop longer than the server's ``slow_callback`` is reported by name
   (``livews.server.slow``); timing it costs one ``perf_counter`` pair per call.
+- ``in_call()`` says whether an ``async`` method is running, and ``after_call(callback)`` runs a callback
+  once it has ended, before the next event is delivered: how the live layer moves a handler to its
+  reloaded class without a running call finishing on a mix of old code and new class.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +79,31 @@ class Dispatcher:
     _closed_reported: bool
     _failed: bool  # a handler method raised: only on_close is delivered from now on
     _hold: Hold | None  # held for the debugger: later events wait in _queue until retry/skip/close
+    _after_call: list[Callable[[], object]] | None  # run once the running async method has ended
+
+    def in_call(self) -> bool:
+        """Whether an ``async`` handler method of this connection is running (its events wait meanwhile).
+
+        A connection held for the debugger waits in the same queue but runs nothing: not in a call.
+        """
+        return self._queue is not None and self._hold is None
+
+    def after_call(self, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` once the running ``async`` method ended, before the next event (now if none)."""
+        if self._queue is None:
+            callback()
+        elif self._after_call is None:
+            self._after_call = [callback]
+        else:
+            self._after_call.append(callback)
+
+    def _call_ended(self) -> None:
+        callbacks, self._after_call = self._after_call or [], None
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                _log.exception("%s: a callback after the handler's call raised", self)
 
     def _dispatch_pending(self, conn: Connection) -> None:
         """Deliver every event the engine has, including a failure it held back until earlier messages."""
@@ -105,7 +135,7 @@ class Dispatcher:
                         result = handler.on_binary(event.data)
                 except ConnectionClosed:
                     continue
-                except Exception:
+                except BaseException:  # KeyboardInterrupt, SystemExit too
                     self._handler_failed("on_text" if kind is TextMessage else "on_binary", (event.data,))
                     continue
                 elapsed = perf_counter() - started
@@ -150,7 +180,7 @@ class Dispatcher:
         except ConnectionClosed:
             _log.debug("%s: %s ended on a closed connection", self, name)
             return
-        except Exception:
+        except BaseException:  # KeyboardInterrupt, SystemExit too
             self._handler_failed(name, args)
             return
         elapsed = perf_counter() - started
@@ -178,10 +208,16 @@ class Dispatcher:
                         await pending
                     except ConnectionClosed:
                         _log.debug("%s: %s ended on a closed connection", self, name)
-                    except Exception:
+                    except asyncio.CancelledError:
+                        raise
+                    except BaseException:  # KeyboardInterrupt, SystemExit too
                         if self._handler_failed(name, args):
+                            if self._after_call is not None:
+                                self._call_ended()  # held: a reloaded class is what retry should reach
                             return
                     pending = None
+                    if self._after_call is not None:
+                        self._call_ended()
                 if not queue:
                     break
                 name, args = queue.popleft()
@@ -199,7 +235,7 @@ class Dispatcher:
                 except ConnectionClosed:
                     _log.debug("%s: %s ended on a closed connection", self, name)
                     continue
-                except Exception:
+                except BaseException:  # KeyboardInterrupt, SystemExit too
                     if self._handler_failed(name, args):
                         return
                     continue
@@ -209,6 +245,8 @@ class Dispatcher:
                 if result is not None and asyncio.iscoroutine(result):
                     pending = result
         except asyncio.CancelledError:
+            if self._after_call is not None:
+                self._call_ended()
             self._cancelled(queue, pending)
             raise
         finally:
@@ -224,7 +262,7 @@ class Dispatcher:
             if name == "on_close" and self.handler is not None:
                 try:
                     result = self.handler.on_close(*args)
-                except Exception:
+                except BaseException:  # KeyboardInterrupt, SystemExit too
                     _log.exception(
                         "%s.on_close raised",
                         type(self.handler).__qualname__,

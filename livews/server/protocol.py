@@ -64,6 +64,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
     # slots), empty unless a user puts attributes of their own on a client.
     __slots__ = (
+        "_after_call",
         "_batched_size",
         "_batching",
         "_closed_reported",
@@ -133,6 +134,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._closed_reported = False
         self._failed = False
         self._hold = None
+        self._after_call = None
         self._batching = False
         self._batched_size = 0
         self._write_limit = server.write_limit
@@ -402,7 +404,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         try:
             self.handler = resource.handler()
             self.handler.client = self
-        except Exception:
+        except BaseException:  # KeyboardInterrupt, SystemExit too
             _log.exception(
                 "handler %s for %s could not be created",
                 resource.handler.__qualname__,
@@ -455,7 +457,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
                 verdict = resource.on_connect(request)
             except Reject as exc:
                 raise HandshakeError(exc.status, exc.reason) from None
-            except Exception:
+            except BaseException:  # KeyboardInterrupt, SystemExit too
                 _log.exception("on_connect of %s raised", request.path)
                 raise HandshakeError(500, "internal error") from None
             if verdict is False:

@@ -103,7 +103,7 @@ async def _scenario(server: LiveServer, handler: Path) -> None:
         try:
             for version in range(1, VERSIONS + 1):
                 await asyncio.gather(*(p.wait_progress(PROGRESS) for p in peers))
-                before = len(server.reports)
+                before = server.report_count
                 _write(handler, version)
                 report = await asyncio.to_thread(server.wait_report, before, T)
                 assert report.ok and report.kind == "reload", str(report)

@@ -131,7 +131,7 @@ def test_an_unchanged_file_is_not_reloaded_unless_forced(tmp_path: Path) -> None
     asyncio.run(scenario())
 
 
-def test_an_empty_file_is_treated_as_a_write_in_progress(tmp_path: Path) -> None:
+def test_an_empty_read_waits_for_the_save_to_settle_and_loads_what_follows(tmp_path: Path) -> None:
     registry, _live, reloader = _setup(tmp_path)
     f = tmp_path / "echo.py"
     f.write_text(ECHO.format(tag="v1"))
@@ -139,8 +139,27 @@ def test_an_empty_file_is_treated_as_a_write_in_progress(tmp_path: Path) -> None
     async def scenario() -> None:
         await reloader.load_all()
         f.write_text("")
-        assert await reloader.apply([f]) == []
+        applying = asyncio.ensure_future(reloader.apply([f]))
+        await asyncio.sleep(reloader.settle / 5)
+        f.write_text(ECHO.format(tag="v2"))
+        [report] = await applying
+        assert report.ok and not report.removed and report.carried == ["said"], str(report)
         assert registry.resolve("/echo") is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_file_that_stays_empty_stops_serving_once_settled(tmp_path: Path) -> None:
+    registry, _live, reloader = _setup(tmp_path)
+    f = tmp_path / "echo.py"
+    f.write_text(ECHO.format(tag="v1"))
+
+    async def scenario() -> None:
+        await reloader.load_all()
+        f.write_text("")
+        [report] = await reloader.apply([f])
+        assert report.removed == ["/echo"]
+        assert registry.resolve("/echo") is None
 
     asyncio.run(scenario())
 

@@ -126,3 +126,12 @@ def test_a_class_fingerprint_changes_with_code_not_with_position(tmp_path: Path)
     v2 = _load(f, V1.replace("v1 ", "v2 "), moved_down)
     assert class_fingerprint(v1.Echo) == class_fingerprint(moved_down.Echo)
     assert class_fingerprint(v1.Echo) != class_fingerprint(v2.Echo)
+
+
+def test_a_base_exception_from_on_reload_is_counted_and_never_leaves_the_swap(tmp_path: Path) -> None:
+    f = tmp_path / "echo.py"
+    v1 = _load(f, V1)
+    items = [v1.Echo() for _ in range(2)]
+    v2 = _load(f, V1 + "    def on_reload(self, old):\n        raise KeyboardInterrupt\n", v1)
+    report = swap_instances(items, ClassMap.between_modules(v1, v2))
+    assert report.moved == 2 and report.hook_errors == 2
