@@ -38,6 +38,7 @@ from .events import (
     TextMessage,
 )
 from .frames import encode_close_payload, encode_frame, encode_header, fragment
+from .deflate import compressed_budget
 from .limits import Limits
 from .masking import PayloadBuffer, apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
@@ -84,6 +85,7 @@ class Connection:
         "_frame_remaining",
         "_in",
         "_max_frame_count",
+        "_max_compressed",
         "_max_frame_size",
         "_max_message_size",
         "_msg_compressed",
@@ -122,6 +124,7 @@ class Connection:
         self._max_frame_size = limits.max_frame_size or _UNLIMITED
         self._max_message_size = limits.max_message_size or _UNLIMITED
         self._max_frame_count = limits.max_frame_count or _UNLIMITED
+        self._max_compressed = compressed_budget(limits.max_message_size)
         self._in = b""
         self._events: list[Event] = []
         self._out: list[bytes] = []
@@ -375,7 +378,7 @@ class Connection:
         """One unmasked piece of the current data message: inflate, check, keep."""
         if self._msg_compressed:
             assert self.deflate is not None
-            chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size)
+            chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size, self._max_compressed)
         self._keep(chunk)
 
     def _keep(self, chunk: bytes) -> None:
