@@ -28,6 +28,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
+from .deflate import compressed_budget
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
 from .events import (
     BinaryMessage,
@@ -38,7 +39,6 @@ from .events import (
     TextMessage,
 )
 from .frames import encode_close_payload, encode_frame, encode_header, fragment
-from .deflate import compressed_budget
 from .limits import Limits
 from .masking import PayloadBuffer, apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
@@ -84,8 +84,8 @@ class Connection:
         "_frame_raw",
         "_frame_remaining",
         "_in",
-        "_max_frame_count",
         "_max_compressed",
+        "_max_frame_count",
         "_max_frame_size",
         "_max_message_size",
         "_msg_compressed",

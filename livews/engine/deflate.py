@@ -35,7 +35,8 @@ Decisions, each a promise the tests keep:
   of output, whatever the ratio. Input has a budget too (``compressed_budget``): every compressed byte and
   every final block (``STREAM_COST``) counts, so data that inflates to nothing, such as empty DEFLATE blocks
   (``03 00`` repeated), fails with 1009 too, and the work per input byte is constant (input reaches zlib in
-  slices, so zlib's copies of unused input stay proportional to what was consumed). Corrupt DEFLATE data fails with 1007: the frames were fine, their payload
+  slices, so zlib's copies of unused input stay proportional to what was consumed). Corrupt DEFLATE data
+  fails with 1007: the frames were fine, their payload
   was not valid data for the negotiated encoding, which is what RFC 6455 §7.4.1 (IANA: "Invalid frame
   payload data") says 1007 is for. RFC 7692 names no code. (wsproto, Node's ws and Autobahn use 1007;
   websockets uses 1002.)
