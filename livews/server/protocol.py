@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
-from ..engine.handshake import accept_response, parse_request, reject_response, select_subprotocol
+from ..engine.handshake import HeadReader, accept_response, reject_response, select_subprotocol
 from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
@@ -89,7 +89,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._conn = None
         self._transport = None
         self._drain_waiter = None
-        self._head = bytearray()  # the request head so far (appends are amortised O(1))
+        self._head: HeadReader | None = HeadReader(server.limits)  # the request head so far
         self._timer: asyncio.TimerHandle | None = None
         self._queue = None
         self._task = None
@@ -177,11 +177,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # ------------------------------------------------------------------------------------- handshake
 
     def _handshake_data(self, data: bytes) -> None:
-        self._head += data
+        head = self._head
+        assert head is not None
         server = self.server
         try:
             try:
-                request: Any = parse_request(self._head, server.limits)
+                request: Any = head.feed(data)
             except HandshakeError as exc:
                 request = self._hixie76_request(exc)  # legacy hixie-76 (issue 7): re-raises if not one
             if request is None:
@@ -200,8 +201,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        rest = bytes(self._head[request.consumed :])
-        self._head = bytearray()
+        rest = bytes(head.data[request.consumed :])
+        self._head = None
         self.resource = resource
         self.path = request.path
         self.query_string = request.query_string
@@ -291,9 +292,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             raise error
         from ..engine import hixie76
 
-        if not hixie76.is_hixie76_request(self._head, server.limits):
+        assert self._head is not None
+        if not hixie76.is_hixie76_request(self._head.data, server.limits):
             raise error
-        return hixie76.parse_request(self._head, server.limits)
+        return hixie76.parse_request(self._head.data, server.limits)
 
     def _hixie76_accept(self, request: Any, resource: Resource, subprotocol: str | None) -> Any:
         """Write the draft-76 response; return the connection that speaks the draft."""
