@@ -37,11 +37,12 @@ Decisions, each a promise the tests keep:
   (``03 00`` repeated), fails with 1009 too, and the work per input byte is constant (input reaches zlib in
   slices, so zlib's copies of unused input stay proportional to what was consumed). Corrupt DEFLATE data
   fails with 1007: the frames were fine, their payload was not valid data for the negotiated encoding,
-  which is what RFC 6455 §7.4.1 (IANA: "Invalid frame payload data") says 1007 is for. RFC 7692 names no code. (wsproto, Node's ws and Autobahn use 1007;
-  websockets uses 1002.)
+  which is what RFC 6455 §7.4.1 (IANA: "Invalid frame payload data") says 1007 is for. RFC 7692 names no
+  code. (wsproto, Node's ws and Autobahn use 1007; websockets uses 1002.)
 - A DEFLATE block with BFINAL set ends zlib's stream but not the message (§7.2.3.4): the remaining bytes are
-  inflated by a fresh inflater, and a message that ends with one needs no ``00 00 ff ff`` tail. Like other implementations we assume nothing after a final block refers back
-  to data before it; a peer that does fails with 1007.
+  inflated by a fresh inflater, and a message that ends with one needs no ``00 00 ff ff`` tail. Like other
+  implementations we assume nothing after a final block refers back to data before it; a peer that does
+  fails with 1007.
 - **Compressing**: compress, ``Z_SYNC_FLUSH``, strip the ``00 00 ff ff`` tail (§7.2.1); an empty message
   becomes ``b"\\x00"`` (§7.2.3.6). Without server context takeover each message gets a fresh compressor that
   is dropped at once: ``compress`` then keeps no state between calls, so any codec with the same
