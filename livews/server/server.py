@@ -44,7 +44,8 @@ class Server:
     close_timeout: seconds a peer has to answer our close frame (and to read it) before it is dropped.
     write_limit: per-client write buffer high-water mark; ``await client.drain()`` waits below a quarter.
     max_write_buffer: hard per-client limit; a client whose unsent bytes exceed it is closed with 1008.
-    max_request_line, max_header_count, max_header_size: opening-handshake limits (see ``Limits``).
+    limits: opening-handshake limits, a ``Limits`` (``max_head_size``, ``max_request_line``,
+        ``max_header_size``, ``max_header_count``, ``max_list_items``; message limits are per resource).
     max_pending_events: events that may wait behind a running ``async`` handler method before the server
         stops reading from that client (it resumes when half of them are delivered).
     reuse_port: set ``SO_REUSEPORT`` so several processes can serve the same port (the kernel spreads
