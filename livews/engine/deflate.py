@@ -287,7 +287,8 @@ class PerMessageDeflate:
             while True:
                 size = self._inflate_slice
                 piece: bytes | memoryview = view[pos : pos + size] if pos or end > size else view
-                pos += len(piece)
+                taken = len(piece)
+                pos += taken
                 if decompressor is None:
                     if not piece:
                         break
@@ -317,8 +318,8 @@ class PerMessageDeflate:
                         break
                     piece = decompressor.unconsumed_tail
                     if not piece and len(chunk) < step:
-                        if size == self._inflate_slice and size < _SLICE_MAX:
-                            self._inflate_slice = size * 2
+                        if taken == size < _SLICE_MAX:
+                            self._inflate_slice = size * 2  # a whole slice went into this stream
                         break
                 if pos >= end:
                     break

@@ -143,6 +143,7 @@ class _CountingInflater:
 
     handed = 0
     created = 0
+    calls = 0
 
     def __init__(self, wbits: int) -> None:
         type(self).created += 1
@@ -150,6 +151,7 @@ class _CountingInflater:
 
     def decompress(self, data: bytes | memoryview, max_length: int = 0) -> bytes:
         type(self).handed += len(data)
+        type(self).calls += 1
         return self._inner.decompress(data, max_length)
 
     def __getattr__(self, name: str) -> object:
@@ -161,7 +163,7 @@ _REAL_DECOMPRESSOBJ = zlib.decompressobj
 
 @pytest.fixture
 def counting_inflater(monkeypatch: pytest.MonkeyPatch) -> type[_CountingInflater]:
-    _CountingInflater.handed = _CountingInflater.created = 0
+    _CountingInflater.handed = _CountingInflater.created = _CountingInflater.calls = 0
     monkeypatch.setattr(zlib, "decompressobj", _CountingInflater)
     return _CountingInflater
 
@@ -184,11 +186,13 @@ def test_one_stream_with_context_takeover_takes_one_zlib_call_per_chunk_once_war
 ) -> None:
     codec = PerMessageDeflate()
     compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-    message = bytes(range(256)) * 256
-    for _ in range(20):
+    for i in range(20):
+        message = b"%d: " % i + os.urandom(2000)  # about 2 KB compressed: the slice grows to hold it
         payload = (compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        counting_inflater.calls = 0
         assert receive(codec, [payload], None) == message
     assert counting_inflater.created == 1
+    assert counting_inflater.calls == 2  # the chunk, then the tail
 
 
 def test_compressed_input_has_a_budget_even_when_nothing_is_inflated() -> None:
