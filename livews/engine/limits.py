@@ -41,10 +41,13 @@ class Limits:
         Default 64.
 
     Memory a connection can be made to hold, whatever it sends and however it splits it: a handshake at
-    most ``max_head_size``; a message in flight about twice ``max_message_size`` (the bytes received, kept
-    as at most twice their size, then the message they become); a compressed message also at most
-    ``compressed_budget(max_message_size)`` of input (deflate module). With a limit of ``None`` nothing is
-    allocated ahead of the bytes received: memory follows the data, never a declared length.
+    most ``max_head_size``; a message in flight about twice ``max_message_size``: its pieces (at most 4/3 of
+    the bytes received: tiny reads are copied together, not kept alive one by one), then the message they
+    become. A text message is kept as UTF-8 and decoded once, so on top of the ``str`` handed over (which
+    Python stores at 1, 2 or 4 bytes per character) it costs its bytes and the decoder's scratch, about
+    twice its size. A compressed message also consumes at most ``compressed_budget(max_message_size)`` of
+    input (deflate module). With limits of ``None`` nothing is allocated ahead of the bytes received:
+    memory follows the data, never a declared length.
     """
 
     max_frame_size: int | None = 16 * 1024 * 1024
