@@ -7,7 +7,8 @@ The targets are in ``tests/fuzz/targets.py``: ``frames`` (bytes after a handshak
 without permessage-deflate, any split, with or without ``receive_buffer``), ``handshake`` (a request head in
 any split) and ``deflate`` (a compressed message under a budget, and the extension offer parser). A crash
 (an exception other than the engine's refusal, or a broken invariant) or an input slower than ``--slow``
-seconds is written to ``tests/fuzz/corpus/<target>/``, where ``tests/fuzz/test_corpus.py`` replays it from
+seconds (of CPU for the mutation fuzzer; libFuzzer's ``-timeout`` for atheris) is written to
+``tests/fuzz/corpus/<target>/``, where ``tests/fuzz/test_corpus.py`` replays it from
 then on: keep it, with a test that counts what it made expensive. atheris runs under libFuzzer and stops at
 the first crash; the mutation fuzzer keeps going and reports every one. The working corpus (inputs that
 found new coverage) lives in a temporary folder, seeded with valid streams, and is thrown away.
@@ -118,7 +119,7 @@ def _run_mutation(target: str, fn: Callable[[bytes], None], seconds: float, slow
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         data = _mutate(rng.choice(pool), rng, pool)
-        start = time.perf_counter()
+        start = time.process_time()  # CPU, not wall time: a busy machine does not make an input slow
         try:
             fn(data)
         except Exception:
@@ -126,10 +127,11 @@ def _run_mutation(target: str, fn: Callable[[bytes], None], seconds: float, slow
             path = _keep(target, data, "crash")
             print(f"crash kept in {path.relative_to(ROOT)}:\n{traceback.format_exc()}", flush=True)
         else:
-            if time.perf_counter() - start > slow:
+            spent = time.process_time() - start
+            if spent > slow:
                 found += 1
                 path = _keep(target, data, "slow")
-                print(f"slow input ({time.perf_counter() - start:.3f} s) kept in {path.relative_to(ROOT)}")
+                print(f"slow input ({spent:.3f} s CPU) kept in {path.relative_to(ROOT)}")
             elif rng.random() < 0.02 and len(pool) < 2000:
                 pool.append(data)
         runs += 1
