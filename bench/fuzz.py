@@ -8,9 +8,9 @@ without permessage-deflate, any split, with or without ``receive_buffer``), ``ha
 any split) and ``deflate`` (a compressed message under a budget, and the extension offer parser). A crash
 (an exception other than the engine's refusal, or a broken invariant) or an input slower than ``--slow``
 seconds (of CPU for the mutation fuzzer; libFuzzer's ``-timeout`` for atheris) is written to
-``tests/fuzz/corpus/<target>/``, where ``tests/fuzz/test_corpus.py`` replays it from
-then on: keep it, with a test that counts what it made expensive. atheris runs under libFuzzer and stops at
-the first crash; the mutation fuzzer keeps going and reports every one. The working corpus (inputs that
+``tests/fuzz/corpus/<target>/``, where ``tests/fuzz/test_corpus.py`` replays it from then on: keep it, with
+a test that counts what it made expensive. atheris runs under libFuzzer and stops at the first crash; the
+mutation fuzzer keeps going and reports every one. The working corpus (inputs that
 found new coverage) lives in a temporary folder, seeded with valid streams, and is thrown away.
 """
 
