@@ -95,6 +95,7 @@ class Connection:
         "_msg_opcode",
         "_msg_parts",
         "_msg_size",
+        "_msg_text",
         "_out",
         "_out_large",
         "_pending_failure",
@@ -154,6 +155,8 @@ class Connection:
         #: The message's bytes so far: large binary pieces as they are, the rest (and all text) coalesced.
         self._msg_parts: list[bytes | bytearray] = []
         self._msg_size = 0
+        #: The text of a message's first piece, while it is its only one.
+        self._msg_text: str | None = None
         self._msg_frames = 0
         self._utf8: Utf8Decoder | None = None
 
@@ -401,10 +404,12 @@ class Connection:
     def _keep(self, chunk: bytes) -> None:
         """Add a piece of (inflated) message data, checking the size limit and UTF-8 as it comes.
 
-        Text is kept as its checked UTF-8 bytes, in one bytearray, and decoded once at the end: pieces of
-        decoded text cost up to 4 bytes per character each, and their join as much again. Binary pieces
-        below ``_COALESCE`` bytes are copied into a bytearray, so a message that arrives in tiny pieces
-        holds its bytes, not one object per piece.
+        Text is kept as its checked UTF-8 bytes, in one piece, and decoded once at the end: pieces of
+        decoded text cost up to 4 bytes per character each, and their join as much again. (The first
+        piece is decoded as it is checked and its text kept until a second piece arrives, so a message
+        that comes in one piece, as a compressed one usually does, is decoded once.) Binary pieces
+        below ``_COALESCE`` bytes are copied together into a bytearray, so a message that arrives in tiny
+        pieces holds its bytes, not one object per piece.
         """
         size = len(chunk)
         self._msg_size += size
@@ -412,12 +417,22 @@ class Connection:
             raise MessageTooBig("message too big")
         parts = self._msg_parts
         if self._utf8 is not None:
+            if not parts:
+                # Decoded at once in case it is the whole message (a compressed one usually is).
+                self._msg_text = self._utf8.decode(chunk)
+                parts.append(chunk)
+                return
+            self._msg_text = None
             self._utf8.check(chunk)
-        elif size >= _COALESCE:
+        elif size >= _COALESCE or not parts:
             parts.append(chunk)
             return
-        if parts and type(parts[-1]) is bytearray:
-            parts[-1] += chunk
+        last = parts[-1]
+        if type(last) is bytearray:
+            last += chunk
+        elif self._utf8 is not None or len(last) < _COALESCE:
+            parts[-1] = last = bytearray(last)
+            last += chunk
         else:
             parts.append(bytearray(chunk))
 
@@ -432,7 +447,11 @@ class Connection:
         utf8 = self._utf8
         if utf8 is not None:
             utf8.check(b"", True)
-            message: Event = TextMessage(parts[0].decode("utf-8") if parts else "")
+            text = self._msg_text
+            self._msg_text = None
+            if text is None:
+                text = parts[0].decode("utf-8") if parts else ""
+            message: Event = TextMessage(text)
         else:
             data = parts[0] if len(parts) == 1 else b"".join(parts)
             message = BinaryMessage(data if type(data) is bytes else bytes(data))
@@ -558,6 +577,7 @@ class Connection:
         self._frame_raw = None
         self._frame_dest = None
         self._msg_parts = []
+        self._msg_text = None
         self._events.append(CloseReceived(code, reason, by_peer))
 
 

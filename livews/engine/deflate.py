@@ -282,11 +282,11 @@ class PerMessageDeflate:
         parts: list[bytes] = []
         end = len(data)
         pos = 0
-        view = memoryview(data)
+        view = memoryview(data) if end > self._inflate_slice else data
         try:
             while True:
                 size = self._inflate_slice
-                piece: bytes | memoryview = view[pos : pos + size] if pos or end > size else view
+                piece = view[pos : pos + size] if pos or end > size else view
                 taken = len(piece)
                 pos += taken
                 if decompressor is None:

@@ -53,7 +53,6 @@ class Utf8Decoder:
         for start in range(0, max(len(view), 1), _CHECK_STEP):
             last = final and start + _CHECK_STEP >= len(view)
             self.decode(view[start : start + _CHECK_STEP], last)  # type: ignore[arg-type]
-        self._pending = bool(self._decoder.getstate()[0])
 
     def decode(self, data: bytes, final: bool = False) -> str:
         try:
@@ -62,6 +61,7 @@ class Utf8Decoder:
             raise InvalidUTF8("invalid UTF-8 in text") from None
         if not final:
             pending = self._decoder.getstate()[0]
+            self._pending = bool(pending)
             # ED A0..BF starts a UTF-16 surrogate (U+D800..U+DFFF), never valid UTF-8 (RFC 3629 §3).
             if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
                 raise InvalidUTF8("invalid UTF-8 in text")
