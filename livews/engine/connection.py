@@ -28,6 +28,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
+from .deflate import compressed_budget
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
 from .events import (
     BinaryMessage,
@@ -55,6 +56,8 @@ _CONT = Opcode.CONT
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+#: Received message pieces smaller than this are copied into one bytearray rather than kept one by one.
+_COALESCE = 4 * 1024
 #: Payloads at least this large are queued apart from their header and unmasked once per frame on receipt,
 #: so they are copied as few times as possible.
 _LARGE = 64 * 1024
@@ -83,6 +86,7 @@ class Connection:
         "_frame_raw",
         "_frame_remaining",
         "_in",
+        "_max_compressed",
         "_max_frame_count",
         "_max_frame_size",
         "_max_message_size",
@@ -91,9 +95,11 @@ class Connection:
         "_msg_opcode",
         "_msg_parts",
         "_msg_size",
+        "_msg_text",
         "_out",
         "_out_large",
         "_pending_failure",
+        "_unbounded",
         "_utf8",
         "close_transport",
         "deflate",
@@ -122,6 +128,9 @@ class Connection:
         self._max_frame_size = limits.max_frame_size or _UNLIMITED
         self._max_message_size = limits.max_message_size or _UNLIMITED
         self._max_frame_count = limits.max_frame_count or _UNLIMITED
+        self._max_compressed = compressed_budget(limits.max_message_size)
+        #: No limit bounds what a frame may declare, so nothing may be allocated from a declared length.
+        self._unbounded = limits.max_frame_size is None and limits.max_message_size is None
         self._in = b""
         self._events: list[Event] = []
         self._out: list[bytes] = []
@@ -132,17 +141,22 @@ class Connection:
         self._frame_fin = False
         self._frame_mask = b""
         self._frame_offset = 0
-        #: Masked pieces of a binary uncompressed frame, as views of the received bytes: nothing needs
-        #: checking on the way, so the frame is unmasked once, into the message, with no copy before.
-        self._frame_raw: list[memoryview] | None = None
+        #: Masked pieces of a binary uncompressed frame: nothing needs checking on the way, so the frame is
+        #: unmasked once, into the message. A large piece that is most of its read is kept as a view of it
+        #: (no copy); smaller ones are copied into a bytearray, so a frame dripped in tiny reads does not
+        #: keep every read alive: the pieces hold at most 4/3 of the bytes received of the frame.
+        self._frame_raw: list[memoryview | bytearray] | None = None
         #: Once the driver asks for ``receive_buffer`` (and the accelerator exists), a large binary
         #: uncompressed frame is read and unmasked straight into the bytes it becomes.
         self._frame_dest: Any = None
         # The data message being assembled (opcode 0: none).
         self._msg_opcode = 0
         self._msg_compressed = False
-        self._msg_parts: list[bytes] | list[str] = []
+        #: The message's bytes so far: large binary pieces as they are, the rest (and all text) coalesced.
+        self._msg_parts: list[bytes | bytearray] = []
         self._msg_size = 0
+        #: The text of a message's first piece, while it is its only one.
+        self._msg_text: str | None = None
         self._msg_frames = 0
         self._utf8: Utf8Decoder | None = None
 
@@ -190,6 +204,9 @@ class Connection:
                 return None  # the common case: no binary payload is arriving
             size = self._frame_offset + self._frame_remaining
             if size < _LARGE:
+                return None
+            if self._unbounded and size > 2 * self._frame_offset + _LARGE:
+                # No limit bounds the declared length: allocate only once half of it has arrived.
                 return None
             dest = self._frame_dest = PayloadBuffer(size, self._frame_mask)
             for piece in raw:
@@ -240,7 +257,13 @@ class Connection:
                 if self._frame_dest is not None:
                     self._frame_dest.write(piece)
                 elif self._frame_raw is not None:
-                    self._frame_raw.append(piece)
+                    raw = self._frame_raw
+                    if take >= _LARGE and take * 4 >= n * 3:
+                        raw.append(piece)  # a view keeps its whole read alive: only when mostly this piece
+                    elif raw and type(raw[-1]) is bytearray:
+                        raw[-1] += piece
+                    else:
+                        raw.append(bytearray(piece))
                 else:
                     self._payload(apply_mask(piece, self._frame_mask, self._frame_offset))
                 pos += take
@@ -375,18 +398,43 @@ class Connection:
         """One unmasked piece of the current data message: inflate, check, keep."""
         if self._msg_compressed:
             assert self.deflate is not None
-            chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size)
+            chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size, self._max_compressed)
         self._keep(chunk)
 
     def _keep(self, chunk: bytes) -> None:
-        """Add a piece of (inflated) message data, checking the size limit and UTF-8 as it comes."""
-        self._msg_size += len(chunk)
+        """Add a piece of (inflated) message data, checking the size limit and UTF-8 as it comes.
+
+        Text is kept as its checked UTF-8 bytes, in one piece, and decoded once at the end: pieces of
+        decoded text cost up to 4 bytes per character each, and their join as much again. (The first
+        piece is decoded as it is checked and its text kept until a second piece arrives, so a message
+        that comes in one piece, as a compressed one usually does, is decoded once.) Binary pieces
+        below ``_COALESCE`` bytes are copied together into a bytearray, so a message that arrives in tiny
+        pieces holds its bytes, not one object per piece.
+        """
+        size = len(chunk)
+        self._msg_size += size
         if self._msg_size > self._max_message_size:
             raise MessageTooBig("message too big")
+        parts = self._msg_parts
         if self._utf8 is not None:
-            self._msg_parts.append(self._utf8.decode(chunk))  # type: ignore[arg-type]
+            if not parts:
+                # Decoded at once in case it is the whole message (a compressed one usually is).
+                self._msg_text = self._utf8.decode(chunk)
+                parts.append(chunk)
+                return
+            self._msg_text = None
+            self._utf8.check(chunk)
+        elif size >= _COALESCE or not parts:
+            parts.append(chunk)
+            return
+        last = parts[-1]
+        if type(last) is bytearray:
+            last += chunk
+        elif self._utf8 is not None or len(last) < _COALESCE:
+            parts[-1] = last = bytearray(last)
+            last += chunk
         else:
-            self._msg_parts.append(chunk)  # type: ignore[arg-type]
+            parts.append(bytearray(chunk))
 
     def _end_message(self) -> None:
         if self._msg_compressed:
@@ -395,15 +443,20 @@ class Connection:
             if tail:
                 self._keep(tail)  # already inflated
         parts = self._msg_parts
+        self._msg_parts = []
         utf8 = self._utf8
         if utf8 is not None:
-            last = utf8.decode(b"", True)
-            message: Event = TextMessage("".join(parts) + last)  # type: ignore[arg-type]
+            utf8.check(b"", True)
+            text = self._msg_text
+            self._msg_text = None
+            if text is None:
+                text = parts[0].decode("utf-8") if parts else ""
+            message: Event = TextMessage(text)
         else:
-            message = BinaryMessage(b"".join(parts))  # type: ignore[arg-type]
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            message = BinaryMessage(data if type(data) is bytes else bytes(data))
         self._msg_opcode = 0
         self._msg_compressed = False
-        self._msg_parts = []
         self._msg_size = 0
         self._msg_frames = 0
         self._utf8 = None
@@ -524,6 +577,7 @@ class Connection:
         self._frame_raw = None
         self._frame_dest = None
         self._msg_parts = []
+        self._msg_text = None
         self._events.append(CloseReceived(code, reason, by_peer))
 
 

@@ -32,13 +32,17 @@ Decisions, each a promise the tests keep:
   a zlib client cannot comply (websockets fails the handshake on such an answer).
 - **Inflating** is bounded: output is produced in steps of at most 64 KiB and counted against the budget
   the connection passes, so a zip bomb fails with ``MessageTooBig`` (1009) after at most budget + one step
-  of output, whatever the ratio. Corrupt DEFLATE data fails with 1007: the frames were fine, their payload
-  was not valid data for the negotiated encoding, which is what RFC 6455 §7.4.1 (IANA: "Invalid frame
-  payload data") says 1007 is for. RFC 7692 names no code. (wsproto, Node's ws and Autobahn use 1007;
-  websockets uses 1002.)
+  of output, whatever the ratio. Input has a budget too (``compressed_budget``): every compressed byte and
+  every final block (``STREAM_COST``) counts, so data that inflates to nothing, such as empty DEFLATE blocks
+  (``03 00`` repeated), fails with 1009 too, and the work per input byte is constant (input reaches zlib in
+  slices, so zlib's copies of unused input stay proportional to what was consumed). Corrupt DEFLATE data
+  fails with 1007: the frames were fine, their payload was not valid data for the negotiated encoding,
+  which is what RFC 6455 §7.4.1 (IANA: "Invalid frame payload data") says 1007 is for. RFC 7692 names no
+  code. (wsproto, Node's ws and Autobahn use 1007; websockets uses 1002.)
 - A DEFLATE block with BFINAL set ends zlib's stream but not the message (§7.2.3.4): the remaining bytes are
-  inflated by a fresh inflater. Like other implementations we assume nothing after a final block refers back
-  to data before it; a peer that does fails with 1007.
+  inflated by a fresh inflater, and a message that ends with one needs no ``00 00 ff ff`` tail. Like other
+  implementations we assume nothing after a final block refers back to data before it; a peer that does
+  fails with 1007.
 - **Compressing**: compress, ``Z_SYNC_FLUSH``, strip the ``00 00 ff ff`` tail (§7.2.1); an empty message
   becomes ``b"\\x00"`` (§7.2.3.6). Without server context takeover each message gets a fresh compressor that
   is dropped at once: ``compress`` then keeps no state between calls, so any codec with the same
@@ -63,10 +67,16 @@ from dataclasses import dataclass
 from .codes import CloseCode
 from .errors import MessageTooBig, WebSocketError
 
-__all__ = ["DeflateConfig", "PerMessageDeflate", "negotiate"]
+__all__ = ["STREAM_COST", "DeflateConfig", "PerMessageDeflate", "compressed_budget", "negotiate"]
 
 _EXTENSION_NAME = "permessage-deflate"
 
+#: Compressed bytes a message is charged for each DEFLATE stream it ends (a block with BFINAL set): a new
+#: inflater costs about what inflating this much data does, so empty final blocks cannot buy CPU for free.
+STREAM_COST = 1024
+#: Smallest and largest slice of compressed input given to zlib in one call (see ``_inflate``).
+_SLICE_MIN = 64
+_SLICE_MAX = 64 * 1024
 #: RFC 7692 §7.2.1/§7.2.2: removed from the end of every compressed message, appended before inflating.
 _TAIL = b"\x00\x00\xff\xff"
 #: Largest piece of output one zlib call may produce while inflating; bounds overshoot past the budget.
@@ -161,6 +171,8 @@ class PerMessageDeflate:
     __slots__ = (
         "_compressor",
         "_decompressor",
+        "_inflate_cost",
+        "_inflate_slice",
         "_inflate_wbits",
         "client_max_window_bits",
         "client_no_context_takeover",
@@ -207,6 +219,9 @@ class PerMessageDeflate:
         self._inflate_wbits = -client_max_window_bits
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
+        #: Compressed bytes (and streams, ``STREAM_COST`` each) charged to the message being inflated.
+        self._inflate_cost = 0
+        self._inflate_slice = _SLICE_MIN
 
     def __repr__(self) -> str:
         return (
@@ -219,14 +234,20 @@ class PerMessageDeflate:
 
     # ---------------------------------------------------------------- inflate
 
-    def inflate(self, data: bytes | bytearray | memoryview, max_length: int | None) -> bytes:
+    def inflate(
+        self, data: bytes | bytearray | memoryview, max_length: int | None, max_input: int | None = None
+    ) -> bytes:
         """Inflate one chunk of a compressed message's payload (any split, even mid-block).
 
         ``max_length`` is what is left of the message's budget (None: no limit). Raises ``MessageTooBig`` as
         soon as the output passes it, having produced at most one 64 KiB step beyond it; raises
         ``WebSocketError`` with close code 1007 on data that is not valid DEFLATE.
+
+        ``max_input`` is the whole message's budget of compressed bytes (None: no limit): every byte given
+        here counts against it, and so does every DEFLATE stream the message ends (``STREAM_COST`` each), so
+        data that inflates to nothing (empty blocks) still runs out of budget. Past it: ``MessageTooBig``.
         """
-        return self._inflate(data, max_length)
+        return self._inflate(data, max_length, max_input)
 
     def inflate_finish(self, max_length: int | None) -> bytes:
         """End the current message: inflate the ``00 00 ff ff`` tail (§7.2.2) under the same budget.
@@ -235,50 +256,87 @@ class PerMessageDeflate:
         compressed message.
         """
         try:
-            return self._inflate(_TAIL, max_length)
+            if self._decompressor is None:
+                return b""  # no stream is open: the message had no data or ended with a final block
+            return self._inflate(_TAIL, max_length, None)
         finally:
+            self._inflate_cost = 0
             if self.client_no_context_takeover:
                 self._decompressor = None
 
-    def _inflate(self, data: bytes | bytearray | memoryview, max_length: int | None) -> bytes:
+    def _inflate(
+        self, data: bytes | bytearray | memoryview, max_length: int | None, max_input: int | None
+    ) -> bytes:
+        # Input goes to zlib in slices, because zlib copies what it leaves unused (``unused_data`` after a
+        # final block, ``unconsumed_tail`` after a full output step): a slice is at most twice what the
+        # current stream has consumed (plus a minimum), so those copies cost a constant per input byte,
+        # however many final blocks the data holds. A stream that keeps going grows its slice to the cap, so
+        # the usual message, one stream with context takeover, takes one zlib call per chunk.
+        if max_input is not None:
+            self._inflate_cost += len(data)
+            if self._inflate_cost > max_input:
+                self._reset_inflate()
+                raise MessageTooBig("compressed message too big")
         decompressor = self._decompressor
-        if decompressor is None:
-            decompressor = self._decompressor = zlib.decompressobj(self._inflate_wbits)
         remaining = -1 if max_length is not None and max_length < 0 else max_length
         parts: list[bytes] = []
+        end = len(data)
+        pos = 0
+        view = memoryview(data) if end > self._inflate_slice else data
         try:
             while True:
-                # One step of output; ``remaining + 1`` makes "one byte too many" visible without a guess.
-                if remaining is None or remaining >= _INFLATE_STEP:
-                    step = _INFLATE_STEP
-                else:
-                    step = max(remaining + 1, 1)
-                chunk = decompressor.decompress(data, step)
-                if chunk:
-                    if remaining is not None:
-                        remaining -= len(chunk)
-                        if remaining < 0:
-                            raise MessageTooBig("message too big")
-                    parts.append(chunk)
-                if decompressor.eof:
-                    # §7.2.3.4: a block with BFINAL set ended zlib's stream, not the message.
-                    data = decompressor.unused_data
-                    decompressor = self._decompressor = zlib.decompressobj(self._inflate_wbits)
-                    if not data:
+                size = self._inflate_slice
+                piece = view[pos : pos + size] if pos or end > size else view
+                taken = len(piece)
+                pos += taken
+                if decompressor is None:
+                    if not piece:
                         break
-                    continue
-                data = decompressor.unconsumed_tail
-                if not data and len(chunk) < step:
+                    decompressor = self._decompressor = zlib.decompressobj(self._inflate_wbits)
+                while True:
+                    # One step of output; ``remaining + 1`` makes "one byte too many" visible without a guess.
+                    if remaining is None or remaining >= _INFLATE_STEP:
+                        step = _INFLATE_STEP
+                    else:
+                        step = max(remaining + 1, 1)
+                    chunk = decompressor.decompress(piece, step)
+                    if chunk:
+                        if remaining is not None:
+                            remaining -= len(chunk)
+                            if remaining < 0:
+                                raise MessageTooBig("message too big")
+                        parts.append(chunk)
+                    if decompressor.eof:
+                        # §7.2.3.4: a block with BFINAL set ended zlib's stream, not the message.
+                        pos -= len(decompressor.unused_data)
+                        if max_input is not None:
+                            self._inflate_cost += STREAM_COST
+                            if self._inflate_cost > max_input:
+                                raise MessageTooBig("compressed message too big")
+                        decompressor = self._decompressor = None
+                        self._inflate_slice = _SLICE_MIN
+                        break
+                    piece = decompressor.unconsumed_tail
+                    if not piece and len(chunk) < step:
+                        if taken == size < _SLICE_MAX:
+                            self._inflate_slice = size * 2  # a whole slice went into this stream
+                        break
+                if pos >= end:
                     break
         except zlib.error:
-            self._decompressor = None
+            self._reset_inflate()
             raise WebSocketError("invalid compressed data", CloseCode.INVALID_DATA) from None
         except MessageTooBig:
-            self._decompressor = None
+            self._reset_inflate()
             raise
         if len(parts) == 1:
             return parts[0]
         return b"".join(parts)
+
+    def _reset_inflate(self) -> None:
+        self._decompressor = None
+        self._inflate_cost = 0
+        self._inflate_slice = _SLICE_MIN
 
     # --------------------------------------------------------------- compress
 
@@ -301,6 +359,18 @@ class PerMessageDeflate:
 
     def _new_compressor(self) -> zlib._Compress:
         return zlib.compressobj(self.level, zlib.DEFLATED, -self.server_max_window_bits, self.mem_level)
+
+
+def compressed_budget(max_message_size: int | None) -> int | None:
+    """The compressed bytes one message may use, given its inflated ``max_message_size`` (None: no limit).
+
+    DEFLATE can expand data only a little (stored blocks: 5 bytes per 64 KiB; zlib's ``deflateBound`` is
+    about n + n/3000), so a message that fits ``max_message_size`` inflated also fits this compressed, even
+    sent one flushed fragment at a time, with room for a few final blocks (``STREAM_COST`` each).
+    """
+    if max_message_size is None:
+        return None
+    return max_message_size + (max_message_size >> 10) + 4 * STREAM_COST
 
 
 # ------------------------------------------------------------------- negotiation

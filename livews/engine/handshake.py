@@ -9,8 +9,11 @@ Decisions, each a promise the tests keep:
 - Lines end with CRLF (RFC 7230 §3.5); a bare LF is also accepted as a line end, as §3.5 allows, so a head
   typed into ``nc`` works. A bare CR anywhere in the head is refused (400).
 - Limits are enforced on incomplete input too: a request line over ``max_request_line`` is refused with 414
-  (RFC 7230 §3.1.1), a header line over ``max_header_size`` or more than ``max_header_count`` header lines
-  with 431 (RFC 6585 §5), as soon as the bytes that break the limit arrive. Line lengths exclude the line end.
+  (RFC 7230 §3.1.1), a header line over ``max_header_size``, more than ``max_header_count`` header lines or
+  a head over ``max_head_size`` bytes with 431 (RFC 6585 §5), as soon as the bytes that break the limit
+  arrive. Line lengths exclude the line end; the head size includes every line end and the blank line.
+- ``HeadReader`` takes the head in pieces and never rescans: the work per byte received is constant, so a
+  client dripping its head one byte at a time costs what one sending it at once does.
 - ``path`` and ``query_string`` are kept exactly as sent (still percent-encoded); routing decodes if it wants.
   An absolute-form target (``ws://host/path?q``) gives its path and query; the Host header is left as sent.
 - Header names must be RFC 7230 tokens; values are stripped of optional whitespace and decoded as latin-1
@@ -20,6 +23,9 @@ Decisions, each a promise the tests keep:
   sentence saying this is a WebSocket endpoint; an ``Upgrade`` header without ``websocket`` gets 400.
 - Host, Sec-WebSocket-Key, Sec-WebSocket-Version, Origin and Sec-WebSocket-Origin may appear once (400
   otherwise): the last two feed the origin policy, so two answers to "who is asking" are refused too.
+- Connection, Upgrade, Sec-WebSocket-Protocol and Sec-WebSocket-Extensions (offers and parameters) may hold
+  at most ``max_list_items`` elements over all their lines (400 otherwise), counted from their separators
+  before anything is split, so no list costs more objects than the limit.
 
 Refusals are ``HandshakeError`` with an HTTP status; ``reject_response`` turns one into bytes. Reasons are
 fixed strings chosen here, never echoes of client input.
@@ -39,6 +45,7 @@ from .limits import Limits
 
 __all__ = [
     "SUPPORTED_VERSIONS",
+    "HeadReader",
     "Headers",
     "Request",
     "accept_key",
@@ -60,6 +67,13 @@ _SINGLE_VALUED = {
     "sec-websocket-version": "Sec-WebSocket-Version",
     "origin": "Origin",
     "sec-websocket-origin": "Sec-WebSocket-Origin",
+}
+#: Headers that hold comma-separated lists (RFC 7230 §7), bounded by ``Limits.max_list_items``.
+_LIST_VALUED = {
+    "connection": "Connection",
+    "upgrade": "Upgrade",
+    "sec-websocket-protocol": "Sec-WebSocket-Protocol",
+    "sec-websocket-extensions": "Sec-WebSocket-Extensions",
 }
 _NOT_WEBSOCKET = "this URL is a WebSocket endpoint: connect to it with a WebSocket client"
 
@@ -169,18 +183,88 @@ def parse_request(data: bytes | bytearray, limits: Limits) -> Request | None:
     Raises ``HandshakeError``: 414 or 431 for a head over ``limits`` (even an incomplete one), 405 (with
     ``Allow: GET``) for another method, 426 (with ``Sec-WebSocket-Version: 13, 8, 7``) for a missing or
     unsupported version, 426 (with ``Upgrade: websocket``) for a plain GET, 400 for anything else malformed.
-    Each call reads ``data`` from the start: feed it the whole buffer once per read.
+    This reads ``data`` from the start: a driver that receives the head in pieces feeds a ``HeadReader``.
     """
-    # The blank line that ends the head: "\n\r\n" (which also ends a CRLF head) or "\n\n", whichever is first.
-    end = data.find(b"\n\r\n")
-    bare = data.find(b"\n\n", 0, end + 1 if end >= 0 else len(data))
-    if bare >= 0:
-        end, consumed = bare, bare + 2
-    elif end >= 0:
-        consumed = end + 3
-    else:
-        _check_incomplete(data, limits)
+    return HeadReader(limits).feed(data)
+
+
+class HeadReader:
+    """The request head of one connection, fed as it arrives; parsed once, when its blank line is in.
+
+    Each byte is looked at once while the end of the head is searched for (the search resumes where it
+    stopped, like h11's receive buffer), and the limits are checked line by line as lines end, so a head
+    dripped one byte at a time costs time linear in its size, and memory at most ``max_head_size``.
+    ``data`` holds every byte fed so far (the head, then whatever followed it); ``len()`` is its size.
+    """
+
+    __slots__ = ("_end", "_headers", "_limits", "_line", "_scan", "data")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self.data = bytearray()
+        self._scan = 0  # where the search for the next LF resumes
+        self._line = 0  # where the current line starts
+        self._headers = -1  # header lines ended so far (-1: the request line has not ended)
+        self._end: tuple[int, int] | None = None  # once the blank line is in: where the head ends
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def feed(self, data: bytes | bytearray) -> Request | None:
+        """Add bytes; the ``Request`` once the head is complete (``consumed`` is its size), else ``None``.
+
+        Raises ``HandshakeError`` as ``parse_request`` does, as soon as the bytes that break a limit arrive.
+        """
+        buf = self.data
+        buf += data
+        limits = self._limits
+        if self._end is not None:
+            # Complete already (a caller that reads on past a refused head, as the draft-76 fallback does).
+            return _parse_head(buf, *self._end, limits)
+        size = len(buf)
+        find = buf.find
+        while True:
+            lf = find(b"\n", self._scan)
+            if lf < 0:
+                break
+            start = self._line
+            length = lf - start - (lf > start and buf[lf - 1] == 0x0D)
+            self._line = self._scan = lf + 1
+            if self._headers < 0:
+                if length > limits.max_request_line:
+                    raise HandshakeError(414, "request line too long")
+                self._headers = 0
+            elif length == 0:
+                # The blank line: the head ends here (CRLF or bare LF, RFC 7230 §3.5).
+                if lf + 1 > limits.max_head_size:
+                    raise HandshakeError(431, "request head too large")
+                self._end = (start - 1, lf + 1)
+                return _parse_head(buf, start - 1, lf + 1, limits)
+            else:
+                if length > limits.max_header_size:
+                    raise HandshakeError(431, "header line too long")
+                self._headers += 1
+                if self._headers > limits.max_header_count:
+                    raise HandshakeError(431, "too many header lines")
+        self._scan = size
+        # The line still arriving; a trailing CR may be half of its line end, so it does not count.
+        start = self._line
+        length = size - start - (size > start and buf[size - 1] == 0x0D)
+        if self._headers < 0:
+            if length > limits.max_request_line:
+                raise HandshakeError(414, "request line too long")
+        elif length > 0:
+            if length > limits.max_header_size:
+                raise HandshakeError(431, "header line too long")
+            if self._headers + 1 > limits.max_header_count:
+                raise HandshakeError(431, "too many header lines")
+        if size > limits.max_head_size:
+            raise HandshakeError(431, "request head too large")
         return None
+
+
+def _parse_head(data: bytes | bytearray, end: int, consumed: int, limits: Limits) -> Request:
+    """The complete head ``data[: end + 1]`` (through the LF before its blank line), parsed and checked."""
     head = bytes(data[: end + 1]).replace(b"\r\n", b"\n")
     lines = head.split(b"\n")  # the request line, the header lines, and b"" after the last LF
     _check_lines(lines, limits)
@@ -188,38 +272,7 @@ def parse_request(data: bytes | bytearray, limits: Limits) -> Request | None:
         raise HandshakeError(400, "control character in request head")
     target = _parse_request_line(lines[0])
     headers = _parse_header_lines(head, lines)
-    return _validate(target, headers, consumed)
-
-
-def _check_incomplete(data: bytes | bytearray, limits: Limits) -> None:
-    """Refuse a head that already breaks a limit before its end arrives (414/431).
-
-    A trailing CR may be the first half of a line end, so it counts neither in a line's length nor, alone,
-    as a header line begun.
-    """
-    size = len(data)
-    first = data.find(b"\n")
-    if first < 0:
-        if size - (data[-1:] == b"\r") > limits.max_request_line:
-            raise HandshakeError(414, "request line too long")
-        return
-    if first - (data[first - 1 : first] == b"\r") > limits.max_request_line:
-        raise HandshakeError(414, "request line too long")
-    start = first + 1
-    tail = size - data.rfind(b"\n") - 1
-    begun = data.count(b"\n", start) + (tail > 1 or (tail == 1 and data[-1:] != b"\r"))
-    if begun > limits.max_header_count:
-        raise HandshakeError(431, "too many header lines")
-    if size - start <= limits.max_header_size:
-        return
-    while True:  # at most max_header_count + 1 lines, checked above
-        nxt = data.find(b"\n", start)
-        stop = size if nxt < 0 else nxt
-        if stop - start - (data[stop - 1 : stop] == b"\r") > limits.max_header_size:
-            raise HandshakeError(431, "header line too long")
-        if nxt < 0:
-            return
-        start = nxt + 1
+    return _validate(target, headers, consumed, limits)
 
 
 def _check_lines(lines: list[bytes], limits: Limits) -> None:
@@ -275,6 +328,19 @@ def _parse_header_lines(head: bytes, lines: list[bytes]) -> Headers:
     return Headers._build(items, index)
 
 
+def _list_size(values: list[str], name: str) -> int:
+    """How many elements a list header may hold at most, over its lines: one more than its separators.
+
+    Extension parameters count as elements, so an offer list costs what its objects cost to build.
+    """
+    size = len(values)
+    for value in values:
+        size += value.count(",")
+        if name == "sec-websocket-extensions":
+            size += value.count(";")
+    return size
+
+
 def _tokens(values: list[str] | None) -> set[str]:
     """The lowercased elements of a comma-separated list header, over all its lines (RFC 7230 §7)."""
     if not values:
@@ -302,13 +368,18 @@ def _split_target(target: str) -> tuple[str, str]:
     return path, query_string
 
 
-def _validate(target: str, headers: Headers, consumed: int) -> Request:
+def _validate(target: str, headers: Headers, consumed: int, limits: Limits) -> Request:
     """RFC 6455 §4.2.1: what the server must check before it may answer 101."""
     index = headers._index
     for name, display in _SINGLE_VALUED.items():
         values = index.get(name)
         if values is not None and len(values) > 1:
             raise HandshakeError(400, f"more than one {display} header")
+    for name, display in _LIST_VALUED.items():
+        values = index.get(name)
+        # Separators bound the elements from above (a quoted comma counts too): checked before any split.
+        if values is not None and _list_size(values, name) > limits.max_list_items:
+            raise HandshakeError(400, f"too many elements in {display}")
     if not index.get("host", ("",))[0]:
         raise HandshakeError(400, "missing Host header")
     upgrade = index.get("upgrade")

@@ -25,11 +25,29 @@ class Limits:
         Most frames one fragmented message may use (cl-websocket's ``max-frame-count``). Bounds per-frame
         bookkeeping of slow-drip fragmented messages. Default 100,000.
     max_request_line:
-        Longest HTTP request line in the opening handshake. Default 8 KiB.
+        Longest HTTP request line in the opening handshake (414 past it). Default 8 KiB.
     max_header_count:
-        Most header lines in the opening handshake. Default 128.
+        Most header lines in the opening handshake (431 past it). Default 128.
     max_header_size:
-        Longest single header line, and, times ``max_header_count``, the whole request head. Default 8 KiB.
+        Longest single header line (431 past it). Default 8 KiB.
+    max_head_size:
+        Largest whole request head, request line, headers and line ends included (431 past it). Bounds the
+        memory one handshake in progress holds and the work of parsing it (linear in its size). Default
+        16 KiB, what h11 (so uvicorn) and Node accept: browsers' heads are well under it, cookies included.
+    max_list_items:
+        Most elements a list-valued handshake header may hold, over all its lines: offers in
+        ``Sec-WebSocket-Extensions`` (parameters included), tokens in ``Sec-WebSocket-Protocol``,
+        ``Connection`` and ``Upgrade`` (400 past it). Bounds the objects made while they are parsed.
+        Default 64.
+
+    Memory a connection can be made to hold, whatever it sends and however it splits it: a handshake at
+    most ``max_head_size``; a message in flight about twice ``max_message_size``: its pieces (at most 4/3 of
+    the bytes received: tiny reads are copied together, not kept alive one by one), then the message they
+    become. A text message is kept as UTF-8 and decoded once, so on top of the ``str`` handed over (which
+    Python stores at 1, 2 or 4 bytes per character) it costs its bytes and the decoder's scratch, about
+    twice its size. A compressed message also consumes at most ``compressed_budget(max_message_size)`` of
+    input (deflate module). With limits of ``None`` nothing is allocated ahead of the bytes received:
+    memory follows the data, never a declared length.
     """
 
     max_frame_size: int | None = 16 * 1024 * 1024
@@ -38,3 +56,5 @@ class Limits:
     max_request_line: int = 8 * 1024
     max_header_count: int = 128
     max_header_size: int = 8 * 1024
+    max_head_size: int = 16 * 1024
+    max_list_items: int = 64

@@ -37,7 +37,7 @@ def _apply_mask_py(data: bytes | bytearray | memoryview, mask: bytes, offset: in
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
-def _unmask_chunks_py(chunks: list[memoryview], mask: bytes) -> bytes:
+def _unmask_chunks_py(chunks: list[memoryview | bytearray], mask: bytes) -> bytes:
     """The chunks of one payload, concatenated and unmasked as a whole."""
     return _apply_mask_py(b"".join(chunks), mask)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
-from ..engine.handshake import accept_response, parse_request, reject_response, select_subprotocol
+from ..engine.handshake import HeadReader, accept_response, reject_response, select_subprotocol
 from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
@@ -120,7 +120,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         self._conn = None
         self._transport = None
         self._drain_waiter = None
-        self._head = bytearray()  # the request head so far (appends are amortised O(1))
+        self._head: HeadReader | None = HeadReader(server.limits)  # the request head so far
         self._head_held = 0  # bytes of it counted in the server's budget for incomplete heads
         self._timer: asyncio.TimerHandle | None = None
         self._queue = None
@@ -351,15 +351,16 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # ------------------------------------------------------------------------------------- handshake
 
     def _handshake_data(self, data: bytes) -> None:
-        self._head += data
+        head = self._head
+        assert head is not None
         server = self.server
         try:
             try:
-                request: Any = parse_request(self._head, server.limits)
+                request: Any = head.feed(data)
             except HandshakeError as exc:
                 request = self._hixie76_request(exc)  # legacy hixie-76 (issue 7): re-raises if not one
             if request is None:
-                self._hold_head(len(self._head))
+                self._hold_head(len(head))
                 return
             self._release_head()
             resource, subprotocol, extensions, deflate = self._accept(request)
@@ -382,8 +383,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        rest = bytes(self._head[request.consumed :])
-        self._head = bytearray()
+        rest = bytes(head.data[request.consumed :])
+        self._head = None
         self.resource = resource
         self.path = request.path
         self.query_string = request.query_string
@@ -484,7 +485,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
 
     def _answer_plain(self, refusal: HandshakeError) -> bool:
         """Answer a request without ``Upgrade`` in plain HTTP (``http.py``); False if it is not one."""
-        answer = plain_answer(self.server, self._head, refusal)
+        head = self._head
+        answer = plain_answer(self.server, head.data if head is not None else b"", refusal)
         if answer is None or self._transport is None:
             return False
         self.server.figures.http_responses[int(answer[9:12])] += 1
@@ -521,9 +523,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             raise error
         from ..engine import hixie76
 
-        if not hixie76.is_hixie76_request(self._head, server.limits):
+        assert self._head is not None
+        if not hixie76.is_hixie76_request(self._head.data, server.limits):
             raise error
-        return hixie76.parse_request(self._head, server.limits)
+        return hixie76.parse_request(self._head.data, server.limits)
 
     def _hixie76_accept(self, request: Any, resource: Resource, subprotocol: str | None) -> Any:
         """Write the draft-76 response; return the connection that speaks the draft."""

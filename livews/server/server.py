@@ -57,7 +57,8 @@ class Server:
         ``None`` (the default) leaves it to ``max_clients`` per resource and to the process's descriptors.
     max_handshake_buffer: bytes all opening handshakes still incomplete after a read may hold together
         (each at most the head limits of ``limits``); a handshake whose bytes would pass it answers 503.
-    max_request_line, max_header_count, max_header_size: opening-handshake limits (see ``Limits``).
+    limits: opening-handshake limits, a ``Limits`` (``max_head_size``, ``max_request_line``,
+        ``max_header_size``, ``max_header_count``, ``max_list_items``; message limits are per resource).
     max_pending_events: events that may wait behind a running ``async`` handler method before the server
         stops reading from that client (it resumes when half of them are delivered).
     reuse_port: set ``SO_REUSEPORT`` so several processes can serve the same port (the kernel spreads

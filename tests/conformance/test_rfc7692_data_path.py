@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from livews.engine import BinaryMessage, Connection, Limits, TextMessage
-from livews.engine.deflate import DeflateConfig, negotiate
+from livews.engine import BinaryMessage, CloseReceived, Connection, Limits, TextMessage
+from livews.engine.deflate import STREAM_COST, DeflateConfig, compressed_budget, negotiate
 from tests.wire import client_frame, feed, server_frames
 
 
@@ -130,3 +130,22 @@ def test_compressed_fragmented_send_sets_rsv1_on_the_first_frame_only() -> None:
     inflater = zlib.decompressobj(-15)
     data = inflater.decompress(b"".join(f[2] for f in frames) + b"\x00\x00\xff\xff")
     assert data == bytes(range(256)) * 40
+
+
+def test_a_message_of_empty_deflate_blocks_closes_with_1009_once_its_compressed_budget_is_spent() -> None:
+    # Empty final blocks inflate to nothing, so only the budget on compressed input can stop them.
+    limit = 64 * 1024
+    conn = connection(limits=Limits(max_message_size=limit, max_frame_size=None))
+    budget = compressed_budget(limit)
+    assert budget is not None
+    blocks = bytes.fromhex("0300") * (budget // (2 + STREAM_COST) + 1)
+    events = feed(conn, client_frame(0x2, blocks, rsv=4, fin=False))
+    assert [type(e) for e in events] == [CloseReceived] and events[0].code == 1009
+    assert server_frames(conn.data_to_send())[-1][2][:2] == (1009).to_bytes(2, "big")
+
+
+def test_a_message_with_a_few_final_blocks_is_still_accepted() -> None:
+    # §7.2.3.4: BFINAL may end a DEFLATE stream inside a message; a few of them are legitimate.
+    conn = connection()
+    payload = bytes.fromhex("0300") * 3 + deflated(b"after three final blocks")
+    assert feed(conn, client_frame(0x2, payload, rsv=4)) == [BinaryMessage(b"after three final blocks")]

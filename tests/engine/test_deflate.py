@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import sys
 import tracemalloc
 import zlib
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from livews.engine.deflate import DeflateConfig, PerMessageDeflate, negotiate
+from livews.engine.deflate import STREAM_COST, DeflateConfig, PerMessageDeflate, compressed_budget, negotiate
 from livews.engine.errors import MessageTooBig
 
 TAIL = b"\x00\x00\xff\xff"
@@ -134,6 +135,98 @@ def test_many_final_blocks_in_one_message_are_inflated_in_bounded_work() -> None
     # §7.2.3.4 lets every block carry BFINAL; each one restarts zlib's stream inside the same message.
     payload = bytes.fromhex("0300") * 5000 + compressed(b"end")
     assert receive(PerMessageDeflate(), [payload], 100) == b"end"
+
+
+class _CountingInflater:
+    """A zlib inflater that adds up the input it is handed: what zlib scans and copies (``unused_data``,
+    ``unconsumed_tail``) is at most that."""
+
+    handed = 0
+    created = 0
+    calls = 0
+
+    def __init__(self, wbits: int) -> None:
+        type(self).created += 1
+        self._inner = _REAL_DECOMPRESSOBJ(wbits)
+
+    def decompress(self, data: bytes | memoryview, max_length: int = 0) -> bytes:
+        type(self).handed += len(data)
+        type(self).calls += 1
+        return self._inner.decompress(data, max_length)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+_REAL_DECOMPRESSOBJ = zlib.decompressobj
+
+
+@pytest.fixture
+def counting_inflater(monkeypatch: pytest.MonkeyPatch) -> type[_CountingInflater]:
+    _CountingInflater.handed = _CountingInflater.created = _CountingInflater.calls = 0
+    monkeypatch.setattr(zlib, "decompressobj", _CountingInflater)
+    return _CountingInflater
+
+
+@pytest.mark.parametrize("chunk_size", [64 * 1024, 1024])
+def test_empty_final_blocks_cost_a_constant_per_input_byte(
+    counting_inflater: type[_CountingInflater], chunk_size: int
+) -> None:
+    # "03 00" is an empty block with BFINAL set: each ends zlib's stream, which used to hand (and copy) all
+    # the input left after it to a fresh inflater, so n bytes of them cost n * n / 4.
+    size = 64 * 1024
+    payload = bytes.fromhex("0300") * (size // 2)
+    chunks = [payload[i : i + chunk_size] for i in range(0, size, chunk_size)]
+    assert receive(PerMessageDeflate(), chunks, None) == b""
+    assert counting_inflater.handed <= 40 * size  # the slice after a final block is 64 bytes: 32 per block
+
+
+def test_one_stream_with_context_takeover_takes_one_zlib_call_per_chunk_once_warmed_up(
+    counting_inflater: type[_CountingInflater],
+) -> None:
+    codec = PerMessageDeflate()
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    for i in range(20):
+        message = b"%d: " % i + os.urandom(2000)  # about 2 KB compressed: the slice grows to hold it
+        payload = (compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        counting_inflater.calls = 0
+        assert receive(codec, [payload], None) == message
+    assert counting_inflater.created == 1
+    assert counting_inflater.calls == 2  # the chunk, then the tail
+
+
+def test_compressed_input_has_a_budget_even_when_nothing_is_inflated() -> None:
+    budget = 64 * 1024
+    codec = PerMessageDeflate()
+    with pytest.raises(MessageTooBig):
+        codec.inflate(bytes.fromhex("0300") * (budget // 2 + 1), None, budget)
+
+
+def test_each_final_block_is_charged_stream_cost_against_the_input_budget() -> None:
+    blocks = 10
+    payload = bytes.fromhex("0300") * blocks
+    codec = PerMessageDeflate()
+    assert codec.inflate(payload, None, blocks * (2 + STREAM_COST)) == b""
+    codec.inflate_finish(None)
+    with pytest.raises(MessageTooBig):
+        codec.inflate(payload, None, blocks * (2 + STREAM_COST) - 1)
+
+
+def test_the_input_budget_is_per_message() -> None:
+    codec = PerMessageDeflate()
+    payload = compressed(b"abc" * 100)
+    for _ in range(5):
+        assert codec.inflate(payload, None, len(payload)) == b"abc" * 100
+        assert codec.inflate_finish(None) == b""
+
+
+def test_compressed_budget_admits_any_message_that_fits_inflated() -> None:
+    limit = 1 * MiB
+    random_data = os.urandom(limit)  # incompressible: stored blocks, the largest expansion DEFLATE has
+    payload = compressed(random_data)
+    budget = compressed_budget(limit)
+    assert budget is not None and len(payload) <= budget
+    assert receive(PerMessageDeflate(), [payload], limit) == random_data
 
 
 def test_after_message_too_big_the_inflater_is_released() -> None:

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from livews.engine import HandshakeError, Limits
-from livews.engine.handshake import Headers, Request, accept_response, parse_request, reject_response
+from livews.engine import HandshakeError, Limits, deflate, handshake
+from livews.engine.handshake import (
+    Headers,
+    HeadReader,
+    Request,
+    accept_response,
+    parse_request,
+    reject_response,
+)
 
 REQUEST_LINE = b"GET /chat?room=1 HTTP/1.1"
 HEADER_LINES = [
@@ -360,3 +367,126 @@ def test_accept_response_refuses_a_value_that_is_not_latin_1() -> None:
 def test_reject_response_refuses_extra_headers_with_a_line_break() -> None:
     with pytest.raises(ValueError):
         reject_response(HandshakeError(400, "x", [("X-A", "1\r\nX-B: 2")]))
+
+
+# ------------------------------------------------------------------------------ linear work, bounded heads
+
+
+def test_head_fed_one_byte_at_a_time_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Re-parsing the whole head at every read made a dripped head cost time quadratic in its size.
+    calls = []
+    real = handshake._parse_head
+    monkeypatch.setattr(handshake, "_parse_head", lambda *args: calls.append(1) or real(*args))
+    reader = HeadReader(DEFAULT)
+    head = with_headers(*[b"X-Pad-%d: %s" % (i, b"p" * 100) for i in range(100)])
+    results = [reader.feed(head[i : i + 1]) for i in range(len(head))]
+    assert results[:-1] == [None] * (len(head) - 1)
+    assert results[-1] is not None and results[-1].consumed == len(head)
+    assert len(calls) == 1
+
+
+def test_head_reader_searches_each_byte_once_for_the_end_of_the_head() -> None:
+    # Where the search stopped is remembered: after every piece it has reached the end of the bytes fed.
+    reader = HeadReader(DEFAULT)
+    fed = 0
+    for i in range(0, len(SAMPLE) - 1, 3):
+        piece = SAMPLE[i : min(i + 3, len(SAMPLE) - 1)]
+        assert reader.feed(piece) is None
+        fed += len(piece)
+        assert reader._scan == fed == len(reader)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64, 1000])
+def test_head_reader_gives_the_same_request_however_the_head_is_split(size: int) -> None:
+    data = SAMPLE + b"\x81\x80rest"
+    reader = HeadReader(DEFAULT)
+    request = None
+    for i in range(0, len(data), size):
+        request = reader.feed(data[i : i + size])
+        if request is not None:
+            break
+    assert request is not None and request == parsed(data)
+    assert bytes(reader.data[request.consumed :]) + data[i + size :] == b"\x81\x80rest"
+
+
+def test_head_reader_refuses_a_dripped_head_as_soon_as_it_passes_max_head_size() -> None:
+    limits = Limits(max_head_size=len(SAMPLE) + 100)
+    data = with_headers(b"X: " + b"a" * 200)
+    reader = HeadReader(limits)
+    for i in range(limits.max_head_size):
+        assert reader.feed(data[i : i + 1]) is None
+    with pytest.raises(HandshakeError) as info:
+        reader.feed(data[limits.max_head_size : limits.max_head_size + 1])
+    assert info.value.status == 431
+
+
+def test_complete_head_of_exactly_max_head_size_is_accepted_and_one_byte_more_refused() -> None:
+    pad = b"X-Pad: " + b"p" * 50
+    data = with_headers(pad)
+    assert parsed(data, Limits(max_head_size=len(data))).consumed == len(data)
+    assert refusal(data, Limits(max_head_size=len(data) - 1)).status == 431
+
+
+def test_default_head_limit_is_16_kib_in_total_not_a_product_of_line_limits() -> None:
+    assert DEFAULT.max_head_size == 16 * 1024
+    # Three header lines of 7 KiB each: every line is within max_header_size, the head is not.
+    lines = [b"X-Big-%d: %s" % (i, b"b" * (7 * 1024)) for i in range(3)]
+    assert refusal(with_headers(*lines)).status == 431
+    assert refusal(with_headers(*lines)[:-2]).status == 431  # even before its blank line arrives
+
+
+def test_a_head_with_a_hixie76_key_after_it_is_reparsed_only_from_the_stored_end() -> None:
+    # A driver may go on feeding a refused head (the draft-76 fallback reads its 8 key bytes after it).
+    reader = HeadReader(DEFAULT)
+    data = with_headers(b"X: y").replace(b"Sec-WebSocket-Version: 13\r\n", b"")
+    with pytest.raises(HandshakeError):
+        reader.feed(data)
+    with pytest.raises(HandshakeError) as info:
+        reader.feed(b"\n\n\n\n\n\n\n\n")
+    assert info.value.status == 426
+
+
+@pytest.mark.parametrize(
+    ("name", "element"),
+    [
+        (b"Connection", b"upgrade"),
+        (b"Upgrade", b"websocket"),
+        (b"Sec-WebSocket-Protocol", b"chat"),
+        (b"Sec-WebSocket-Extensions", b"x"),
+    ],
+)
+def test_list_header_over_max_list_items_is_refused_with_400(name: bytes, element: bytes) -> None:
+    limits = Limits(max_list_items=20)
+    base = [line for line in HEADER_LINES if not line.lower().startswith(name.lower() + b":")]
+
+    def head(count: int) -> bytes:
+        # Split over two lines: the limit counts every line of the header.
+        first = b", ".join([element] * (count // 2))
+        second = b", ".join([element] * (count - count // 2))
+        lines = [*base, name + b": " + first, name + b": " + second]
+        return REQUEST_LINE + b"\r\n" + b"".join(line + b"\r\n" for line in lines) + b"\r\n"
+
+    assert parse_request(head(20), limits) is not None
+    error = refusal(head(21), limits)
+    assert error.status == 400 and name.decode() in error.reason
+
+
+def test_extension_parameters_count_as_list_items() -> None:
+    limits = Limits(max_list_items=4)
+    lines = [line for line in HEADER_LINES if not line.startswith(b"Sec-WebSocket-Extensions")]
+
+    def head(offer: bytes) -> bytes:
+        return REQUEST_LINE + b"\r\n" + b"".join(line + b"\r\n" for line in [*lines, offer]) + b"\r\n"
+
+    assert parse_request(head(b"Sec-WebSocket-Extensions: permessage-deflate; a; b, x"), limits) is not None
+    assert refusal(head(b"Sec-WebSocket-Extensions: permessage-deflate; a; b; c, x"), limits).status == 400
+
+
+def test_a_long_extension_offer_list_is_refused_before_it_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 950 KiB of "x, x, ..." used to be parsed into Python objects offer by offer (about half a second).
+    parses = []
+    monkeypatch.setattr(deflate, "_parse_extensions", lambda header: parses.append(header))
+    limits = Limits(max_header_size=2**20, max_head_size=2**21)
+    offer = b"Sec-WebSocket-Extensions: " + b", ".join([b"x"] * 300_000)
+    error = refusal(with_headers(offer), limits)
+    assert error.status == 400 and not parses
