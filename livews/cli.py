@@ -28,11 +28,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop", "auto"],
+        default="asyncio",
+        help="event loop (default asyncio; auto: uvloop when it is installed)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
     return parser
+
+
+def _use_loop(name: str) -> bool:
+    """Make ``name`` the event loop of every loop this process creates; False if uvloop is missing.
+
+    Set through the event loop policy, because the live server creates its loop on a thread of its own.
+    """
+    if name == "asyncio":
+        return True
+    try:
+        import uvloop
+    except ImportError:
+        return name == "auto"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
 
 
 def load_resources(directory: Path) -> Resources:
@@ -70,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not _use_loop(args.loop):
+        print("livews: --loop uvloop needs uvloop (pip install 'livews[uvloop]')", file=sys.stderr)
+        return 2
     # live layer (issue 4): no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
     foreground = args.command == "serve" or args.no_repl
     if foreground and args.no_reload:

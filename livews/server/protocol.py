@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
@@ -37,8 +37,14 @@ __all__ = ["DirectReadProtocol", "ServerProtocol"]
 _log = logging.getLogger("livews.server")
 
 
-class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
-    """One connection, from the first byte of its handshake to ``connection_lost``."""
+class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
+    """One connection, from the first byte of its handshake to ``connection_lost``.
+
+    A streaming protocol (``data_received``, ``eof_received``) deriving from ``BaseProtocol``, not
+    ``asyncio.Protocol``: asyncio reads with ``get_buffer`` into any ``BufferedProtocol`` and calls
+    ``data_received`` on anything else, but uvloop uses ``get_buffer`` only on a protocol that is not an
+    ``asyncio.Protocol``, so ``DirectReadProtocol`` must not inherit that class to read directly there.
+    """
 
     # Every attribute the server sets lives in a slot: with more than 30 of them an instance dict would stop
     # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
@@ -109,7 +115,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # ------------------------------------------------------------------------------ asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport; not checked with isinstance: uvloop's implement asyncio.Transport's methods
+        # without deriving from it.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.host, self.port = peer[0], peer[1]
