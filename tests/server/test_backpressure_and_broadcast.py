@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 from livews import Handler, Resource, broadcast, collect
 from livews.live.loader import load_file
 from tests.server.support import eventually, serving, url
+from tests.server.units import UNIT
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 
@@ -49,7 +50,7 @@ async def test_drain_waits_while_the_client_does_not_read_and_resumes_when_it_do
             sent += 1
             assert sent < 2000
         drain = asyncio.ensure_future(client.drain())
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(UNIT)
         assert not drain.done()  # the buffer is over the high-water mark: drain waits
         loop = asyncio.get_running_loop()
         sock.setblocking(False)
