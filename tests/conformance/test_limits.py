@@ -24,9 +24,7 @@ def test_frame_of_exactly_max_frame_size_is_accepted() -> None:
     assert feed(conn, client_frame(0x2, b"x" * 1000)) == [BinaryMessage(b"x" * 1000)]
 
 
-def test_fragments_past_max_message_size_fail_with_1009_at_the_header_of_the_frame_too_many() -> (
-    None
-):
+def test_fragments_past_max_message_size_fail_with_1009_at_the_header_of_the_frame_too_many() -> None:
     conn = Connection(Limits(max_message_size=100))
     events = feed(conn, client_frame(0x1, b"a" * 60, fin=False))
     assert events == []

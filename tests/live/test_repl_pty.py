@@ -141,8 +141,12 @@ def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None
     install("v1", handlers)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     child = pexpect.spawn(
-        sys.executable, ["-m", "livews", "--no-repl", "--port", "0"], cwd=str(workdir), env=env,
-        encoding="utf-8", timeout=T,
+        sys.executable,
+        ["-m", "livews", "--no-repl", "--port", "0"],
+        cwd=str(workdir),
+        env=env,
+        encoding="utf-8",
+        timeout=T,
     )
     try:
         child.expect(r"ws://127\.0\.0\.1:(\d+)/chat")
