@@ -34,7 +34,7 @@ from livews.live import LiveServer, start
 from livews.live.loader import load_file
 from livews.live.swap import ClassMap, swap_instances
 
-HANDLER = '''\
+HANDLER = """\
 from livews import Handler, resource
 
 
@@ -46,7 +46,7 @@ class Echo(Handler):
     def on_text(self, text):
         self.seen += 1
         self.send_text("v{version} " + text)
-'''
+"""
 
 
 def _write_atomically(path: Path, text: str) -> None:
