@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _use_loop(name: str) -> bool:
-    """Make ``name`` the event loop of every loop this process creates; False if uvloop is missing.
+    """Make every event loop this process creates a ``name`` loop; False if uvloop is asked for but missing.
 
     Set through the event loop policy, because the live server creates its loop on a thread of its own.
     """

@@ -139,6 +139,37 @@ def test_python_m_livews_loop_asyncio_serves_on_asyncio(
     assert proc.wait(T) == 0
 
 
+#: Runs ``python -m livews`` with its arguments in a process where ``import uvloop`` fails.
+WITHOUT_UVLOOP = (
+    "import sys; sys.modules['uvloop'] = None\nfrom livews.cli import main\nsys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_loop_uvloop_without_uvloop_installed_exits_with_2_and_says_what_to_install(handlers: Path) -> None:
+    args = ["serve", "--no-reload", "--loop", "uvloop", "--port", "0", "--handlers", str(handlers)]
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_UVLOOP, *args], capture_output=True, text=True, cwd=ROOT, timeout=T
+    )
+    assert proc.returncode == 2
+    assert "pip install 'livews[uvloop]'" in proc.stderr
+
+
+def test_loop_auto_without_uvloop_installed_serves_on_asyncio(
+    handlers: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    args = ["serve", "--no-reload", "--loop", "auto", "--port", "0", "--handlers", str(handlers)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WITHOUT_UVLOOP, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    started.append(proc)
+    with connect_sync(_first_url(proc) + "/loop", open_timeout=T) as ws:
+        ws.send("hello")
+        answer = ws.recv(timeout=T)
+        assert isinstance(answer, str) and answer.startswith("asyncio.") and answer.endswith(": hello")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(T) == 0
+
+
 def test_the_prompt_with_loop_uvloop_serves_on_uvloop(handlers: Path) -> None:
     from tests.live.prompt import Prompt
 
