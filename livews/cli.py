@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
     parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop", "auto"],
+        default="asyncio",
+        help="event loop (default asyncio; auto: uvloop when it is installed)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"
     )
     _add_production_options(parser)
@@ -121,6 +127,21 @@ def _apply_environment(parser: argparse.ArgumentParser, environ: Mapping[str, st
     parser.set_defaults(**defaults)
 
 
+def _use_loop(name: str) -> bool:
+    """Make every event loop this process creates a ``name`` loop; False if uvloop is asked for but missing.
+
+    Set through the event loop policy, because the live server creates its loop on a thread of its own.
+    """
+    if name == "asyncio":
+        return True
+    try:
+        import uvloop
+    except ImportError:
+        return name == "auto"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
 def load_resources(directory: Path) -> Resources:
     """Every resource declared by the handler files in ``directory``; a broken file stops the start."""
     from .live.loader import load_file
@@ -161,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.port is None:
         args.port = 8765
     _configure_logging(args.verbose, args.log_format, args.log_level)
+    if not _use_loop(args.loop):
+        print("livews: --loop uvloop needs uvloop (pip install 'livews[uvloop]')", file=sys.stderr)
+        return 2
     # live layer: no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
     foreground = args.command == "serve" or args.no_repl
     try:

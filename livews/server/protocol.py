@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
@@ -57,8 +57,14 @@ READ_SLICE = 64 * 1024
 DIRECT_READ_SIZE = 16 * 1024
 
 
-class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
-    """One connection, from the first byte of its handshake to ``connection_lost``."""
+class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
+    """One connection, from the first byte of its handshake to ``connection_lost``.
+
+    A streaming protocol (``data_received``, ``eof_received``) deriving from ``BaseProtocol``, not
+    ``asyncio.Protocol``: asyncio reads with ``get_buffer`` into any ``BufferedProtocol`` and calls
+    ``data_received`` on anything else, but uvloop uses ``get_buffer`` only on a protocol that is not an
+    ``asyncio.Protocol``, so ``DirectReadProtocol`` must not inherit that class to read directly there.
+    """
 
     # Every attribute the server sets lives in a slot: with more than 30 of them an instance dict would stop
     # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
@@ -150,7 +156,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
     # ------------------------------------------------------------------------------ asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport; not checked with isinstance: uvloop's implement asyncio.Transport's methods
+        # without deriving from it.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.host, self.port = peer[0], peer[1]
@@ -358,7 +366,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             try:
                 request: Any = head.feed(data)
             except HandshakeError as exc:
-                request = self._hixie76_request(exc)  # legacy hixie-76 (issue 7): re-raises if not one
+                request = self._hixie76_request(exc)  # legacy hixie-76: re-raises if not one
             if request is None:
                 self._hold_head(len(head))
                 return
@@ -379,7 +387,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             )
             conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
         else:
-            conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76 (issue 7)
+            conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -507,7 +515,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
             _log.debug("handshake from %s:%s timed out", self.host, self.port)
             self._transport.abort()
 
-    # ------------------------------------------------------------------------- legacy hixie-76 (issue 7)
+    # ------------------------------------------------------------------------- legacy hixie-76
     # The draft-76 integration is these two methods, the two calls marked "legacy hixie-76" in
     # _handshake_data and the guard in _keepalive_ping. livews.engine.hixie76 is imported only when the
     # server's switch is on and a request failed the RFC 6455 parse.
@@ -623,7 +631,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.Protocol):
 
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
         if not getattr(self._conn, "supports_ping", True):
-            return  # legacy hixie-76 (issue 7): the draft has no ping, so no pong will ever come
+            return  # legacy hixie-76: the draft has no ping, so no pong will ever come
         self._ping_sent_at = self._last_ping_at = now
         self._ping_payload = payload
         self.ping(payload)

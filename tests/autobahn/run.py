@@ -53,6 +53,17 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+
+def _user_cache() -> Path:
+    """livews' folder in the user's cache (``$XDG_CACHE_HOME/livews``, else ``~/.cache/livews``).
+
+    What the harness builds lives there, never in a system folder: a test must not need root, and must not
+    write where the user did not expect it.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "livews"
+
+
 #: Every distribution in the testsuite's virtualenv, pinned. autobahntestsuite 25.10.1 is still Python 2
 #: code (print statements, ``except X, e``) built on autobahn 0.10.9; these are the versions its own
 #: metadata pins, plus the transitive dependencies pip picked for Python 2.7, frozen.
@@ -198,6 +209,8 @@ def ensure_testsuite(venv: Path, python2: str | None = None, *, log_path: Path |
                     "virtualenv",
                     "--clear",
                     "--no-periodic-update",
+                    "--app-data",
+                    str(venv.parent / "virtualenv-app-data"),
                     "-p",
                     str(interpreter),
                     str(venv),
@@ -714,12 +727,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="name of the server in the report (default: livews, "
         "or the report's only agent with --report-only)",
     )
-    default_venv = Path(os.environ.get("AUTOBAHN_VENV", "/opt/autobahn-venv"))
+    default_venv = Path(os.environ.get("AUTOBAHN_VENV") or _user_cache() / "autobahn-venv")
     parser.add_argument(
         "--venv",
         type=Path,
         default=default_venv,
-        help="testsuite virtualenv (default $AUTOBAHN_VENV or /opt/autobahn-venv)",
+        help="testsuite virtualenv (default $AUTOBAHN_VENV, else ~/.cache/livews/autobahn-venv "
+        "under $XDG_CACHE_HOME when set)",
     )
     parser.add_argument(
         "--python2",

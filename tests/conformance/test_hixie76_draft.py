@@ -8,6 +8,7 @@ import pytest
 from livews.engine import CloseReceived, HandshakeError, Limits, State, TextMessage
 from livews.engine.hixie76 import (
     Hixie76Connection,
+    Hixie76Request,
     accept_response,
     challenge_response,
     is_hixie76_request,
@@ -29,6 +30,14 @@ def feed(conn: Hixie76Connection, *chunks: bytes) -> list:
         conn.receive_data(chunk)
         events.extend(conn.events_received())
     return events
+
+
+def parsed(data: bytes) -> Hixie76Request:
+    """The request ``data`` holds, taken whole: its head and its eight key bytes, nothing left over."""
+    request = parse_request(data)
+    assert request is not None, "incomplete request"
+    assert request.consumed == len(data)
+    return request
 
 
 def intro_request(host: str = "example.com", path: str = "/demo", **headers: str) -> bytes:
@@ -62,8 +71,7 @@ def test_draft_second_example_gives_the_documented_response() -> None:
 
 
 def test_worked_example_request_gets_the_full_draft_response() -> None:
-    request = parse_request(intro_request())
-    assert request is not None
+    request = parsed(intro_request())
     response = accept_response(request, subprotocol="sample")
     assert response == (
         b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n"
@@ -129,22 +137,19 @@ def test_eight_key_bytes_after_the_head_are_awaited_at_every_split() -> None:
     data = intro_request()
     for cut in range(len(data)):
         assert parse_request(data[:cut]) is None, cut
-    request = parse_request(data)
-    assert request is not None
+    request = parsed(data)
     assert request.key3 == INTRO_KEY3
-    assert request.consumed == len(data)
 
 
 def test_bytes_after_the_key_bytes_are_left_as_frame_data() -> None:
     data = intro_request() + text_frame("early")
     request = parse_request(data)
-    assert request is not None
+    assert request is not None and request.key3 == INTRO_KEY3
     assert data[request.consumed :] == text_frame("early")
 
 
 def test_request_fields_are_read_from_the_head() -> None:
-    request = parse_request(intro_request(path="/chat?room=1"))
-    assert request is not None
+    request = parsed(intro_request(path="/chat?room=1"))
     assert (request.method, request.target, request.path, request.query_string) == (
         "GET",
         "/chat?room=1",
@@ -159,8 +164,7 @@ def test_request_fields_are_read_from_the_head() -> None:
 
 
 def test_location_carries_host_and_full_target_and_wss_over_tls() -> None:
-    request = parse_request(intro_request(host="example.com:8443", path="/chat?room=1"))
-    assert request is not None
+    request = parsed(intro_request(host="example.com:8443", path="/chat?room=1"))
     assert b"Sec-WebSocket-Location: wss://example.com:8443/chat?room=1\r\n" in accept_response(
         request, secure=True
     )
@@ -168,16 +172,14 @@ def test_location_carries_host_and_full_target_and_wss_over_tls() -> None:
 
 def test_origin_header_is_left_out_when_the_client_sent_none() -> None:
     keys = make_keys(3)
-    request = parse_request(opening_handshake(keys, origin=None))
-    assert request is not None
+    request = parsed(opening_handshake(keys, origin=None))
     response = accept_response(request)
     assert b"Sec-WebSocket-Origin" not in response
     assert response.endswith(b"\r\n\r\n" + keys.expected)
 
 
 def test_protocol_header_is_left_out_when_none_is_selected() -> None:
-    request = parse_request(intro_request())
-    assert request is not None
+    request = parsed(intro_request())
     assert b"Sec-WebSocket-Protocol" not in accept_response(request)
 
 
@@ -217,7 +219,7 @@ def test_control_characters_in_an_echoed_header_are_refused(host: bytes) -> None
 
 def test_tab_and_non_ascii_in_other_header_values_are_accepted() -> None:
     data = opening_handshake(make_keys(), extra=[("User-Agent", "old\tbrowser \xe9")])
-    assert parse_request(data) is not None
+    assert parsed(data).headers.get("User-Agent") == "old\tbrowser \xe9"
 
 
 def test_head_over_the_limits_is_rejected_with_431() -> None:

@@ -162,9 +162,9 @@ def test_livews_no_speedups_makes_masking_use_the_pure_function() -> None:
 
 
 def test_masking_and_conformance_suites_pass_on_the_forced_pure_path() -> None:
-    proc = _run_forced_pure(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/engine/test_masking.py", "tests/conformance"]
-    )
+    # --no-cov: the outer run measures coverage; this one must not write over its data file.
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov"]
+    proc = _run_forced_pure([*args, "tests/engine/test_masking.py", "tests/conformance"])
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
 

@@ -21,6 +21,18 @@ NOTEBOOKS = REPO / "notebooks"
 T = float(os.environ.get("LIVEWS_TEST_TIMEOUT", "10"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _ipython_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """IPython (kernels, shells in subprocesses) keeps its profile and history in a temp dir, not ``~``."""
+    saved = os.environ.get("IPYTHONDIR")
+    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
+    yield
+    if saved is None:
+        del os.environ["IPYTHONDIR"]
+    else:
+        os.environ["IPYTHONDIR"] = saved
+
+
 @pytest.fixture
 def start() -> Iterator[Callable[..., NotebookServer]]:
     """``livews.start`` with a key per test; every server started through it is stopped afterwards."""

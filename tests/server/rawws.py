@@ -11,10 +11,12 @@ import base64
 import os
 import struct
 
+from tests.server.units import T
+
 __all__ = ["Frame", "RawClient"]
 
 #: Upper bound for any single read in these helpers; a broken server fails the test instead of hanging it.
-TIMEOUT = 10.0
+TIMEOUT = T
 
 
 class Frame:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from livews import Resource, Server
+from tests.server.units import UNIT, T
 
 
 @asynccontextmanager
@@ -17,15 +18,15 @@ async def serving(*resources: Resource, **options: Any) -> AsyncIterator[Server]
     try:
         yield server
     finally:
-        await server.close(timeout=2)
+        await server.close(timeout=T)
 
 
 def url(server: Server, path: str) -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` holds, checking at every loop turn, failing after ``timeout`` seconds."""
+async def eventually(predicate: Callable[[], bool], timeout: float = T) -> None:
+    """Wait until ``predicate()`` holds, checking every tenth of ``UNIT``; fail after ``timeout`` seconds."""
     import asyncio
 
     loop = asyncio.get_running_loop()
@@ -33,4 +34,4 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(UNIT / 10)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -13,6 +14,7 @@ from websockets.asyncio.client import connect
 from livews import Handler, Resource, broadcast, collect
 from livews.live.loader import load_file
 from tests.server.support import eventually, serving, url
+from tests.server.units import UNIT
 
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 
@@ -48,7 +50,7 @@ async def test_drain_waits_while_the_client_does_not_read_and_resumes_when_it_do
             sent += 1
             assert sent < 2000
         drain = asyncio.ensure_future(client.drain())
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(UNIT)
         assert not drain.done()  # the buffer is over the high-water mark: drain waits
         loop = asyncio.get_running_loop()
         sock.setblocking(False)
@@ -84,16 +86,29 @@ async def test_client_over_the_hard_write_limit_is_closed_with_1008_and_others_a
     assert "1008" in caplog.text
 
 
+class _RecordingTransport:
+    """A real transport that also keeps every object written to it (uvloop's cannot be patched)."""
+
+    def __init__(self, transport: asyncio.Transport, written: list[bytes]) -> None:
+        self._transport = transport
+        self._written = written
+
+    def write(self, data: bytes) -> None:
+        self._written.append(data)
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 async def test_broadcast_reaches_every_open_client_with_the_same_bytes() -> None:
     async with serving(Resource("/b", Quiet)) as server:
         sockets = [await connect(url(server, "/b"), compression=None) for _ in range(5)]
         await eventually(lambda: len(server.clients("/b")) == 5)
         frames: list[bytes] = []
         for client in server.clients("/b"):
-            transport = client._transport
-            assert transport is not None
-            original = transport.write
-            transport.write = lambda f, o=original: (frames.append(f), o(f))  # type: ignore[method-assign]
+            assert client._transport is not None
+            client._transport = _RecordingTransport(client._transport, frames)  # type: ignore[assignment]
         assert broadcast(server.clients("/b"), "to all") == 5
         assert len({id(f) for f in frames}) == 1  # encoded once, the same object written to all
         for ws in sockets:

@@ -11,6 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from livews import Handler, Resource
 from tests.server.support import eventually, serving, url
+from tests.server.units import UNIT
 
 log: list[tuple[str, object]] = []
 
@@ -38,7 +39,7 @@ class Recorder(Handler):
 
 class SlowAsync(Handler):
     async def on_text(self, message: str) -> None:
-        await asyncio.sleep(0.01 if message == "first" else 0)
+        await asyncio.sleep(UNIT / 5 if message == "first" else 0)  # the first answer comes last
         self.send_text(message)
 
 

@@ -73,13 +73,22 @@ async def test_the_server_reports_its_sockets_port_and_urls() -> None:
 
 async def test_two_servers_share_a_port_with_reuse_port() -> None:
     first = await Server([Resource("/a", Echo)], port=0, reuse_port=True, ping_interval=None).start()
+    second: Server | None = None
     try:
+        with pytest.raises(OSError):  # without the option the port is taken
+            await Server([Resource("/a", Echo)], port=first.port, ping_interval=None).start()
         second = await Server(
             [Resource("/a", Echo)], port=first.port, reuse_port=True, ping_interval=None
         ).start()
-        await second.close(timeout=T)
+        assert second.port == first.port
+        await first.close(timeout=T)
+        async with connect(f"ws://127.0.0.1:{second.port}/a") as ws:  # the second server still listens
+            await ws.send("shared")
+            assert await asyncio.wait_for(ws.recv(), T) == "shared"
     finally:
         await first.close(timeout=T)
+        if second is not None:
+            await second.close(timeout=T)
 
 
 async def test_serve_forever_returns_once_the_server_is_closed() -> None:
