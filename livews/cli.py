@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     # live layer (issue 4): the prompt and the reloader.
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
+    parser.add_argument("--no-console", action="store_true", help="do not serve the browser console")
+    parser.add_argument(
+        "--console-path", default="/_livews/", metavar="PATH", help="where the console is (default /_livews/)"
+    )
     return parser
 
 
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         repl=not foreground,
         reload=not args.no_reload,
+        console=False if args.no_console else args.console_path,
         **options,
     )
 

@@ -8,6 +8,8 @@ up by the caller, and a caller can only be held up by a loop busy for longer tha
 
 Reload reports (file saves, ``reload()``, ``register``) are kept in ``reports`` and handed to ``on_report``
 (the REPL prints them; by default they go to the ``livews.live`` logger).
+
+``console=True`` (or a path) also serves the browser console on the server's port (``livews.live.console``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from ..handler import collect
 from ..resource import Resource
 from ..server import Server
+from .console import DEFAULT_PATH, Console
 from .introspect import ClientTable, ResourceTable, Stats, format_bytes, format_duration
 from .loopthread import LoopThread
 from .registry import Entry, Registry
@@ -42,7 +45,10 @@ class LiveServer:
     ``handlers`` is the directory of handler files (``None`` serves only what ``register`` adds). ``port=0``
     picks a free port (read it back from ``port``/``urls``). ``reload_step_ms`` is how long the handlers
     directory must stay quiet before a burst of saves is applied; ``watch_livews`` also watches livews's own
-    code and reports "restart required" when it changes. Other keyword arguments go to the server.
+    code and reports "restart required" when it changes. ``console``: ``True`` serves the browser console at
+    ``/_livews/`` (a string: at that path; see ``console_url``); ``console_token`` fixes its token (default:
+    a random one) and ``console_trust_loopback=False`` asks the token of loopback peers too. Other keyword
+    arguments go to the server.
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
@@ -57,6 +63,9 @@ class LiveServer:
         call_timeout: float | None = 30.0,
         reload_step_ms: int = 30,
         watch_livews: bool = True,
+        console: bool | str = False,
+        console_token: str | None = None,
+        console_trust_loopback: bool = True,
         **server_options: Any,
     ) -> None:
         self.handlers_dir = Path(handlers).resolve() if handlers is not None else None
@@ -77,6 +86,10 @@ class LiveServer:
         self._reports_changed = threading.Condition()
         self._started_at: float | None = None
         self._stopped = False
+        self.console: Console | None = None
+        if console:
+            path = DEFAULT_PATH if console is True else console
+            self.console = Console(self, path, token=console_token, trust_loopback=console_trust_loopback)
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -94,12 +107,20 @@ class LiveServer:
         return self
 
     async def _startup(self) -> None:
-        self._server = Server(self._registry, host=self.host, port=self._port, **self._server_options)
+        table: Any = self._registry
+        options = dict(self._server_options)
+        if self.console is not None:
+            table = self.console.table(self._registry)
+            options["http"] = self.console.http(options.get("http"))
+        self._server = Server(table, host=self.host, port=self._port, **options)
         self._reloader = Reloader(
             self._registry, self.handlers_dir, collect, self._instances, schedule=self._schedule
         )
         for report in await self._reloader.load_all():
             self._record(report, announce=True)
+        if self.console is not None:
+            self.console.check_free([entry.path for entry in self._registry])
+            self.console.start()
         await self._server.start()
         if self.reload_enabled and self.handlers_dir is not None and self.handlers_dir.is_dir():
             self._watcher = HandlerWatcher(
@@ -124,6 +145,8 @@ class LiveServer:
             self._thread.close()
 
     async def _shutdown(self, code: int) -> None:
+        if self.console is not None:
+            self.console.stop()
         if self._watcher is not None:
             self._watcher.stop()
         if self._watch_task is not None:
@@ -158,6 +181,14 @@ class LiveServer:
     @property
     def url(self) -> str:
         return f"ws://{_host_for_url(self.host)}:{self.port}"
+
+    @property
+    def console_url(self) -> str | None:
+        """The browser console's address with its token (``None`` when the console is off)."""
+        if self.console is None:
+            return None
+        scheme = "https" if self._server_options.get("ssl") else "http"
+        return self.console.url(f"{scheme}://{_host_for_url(self.host)}:{self.port}")
 
     @property
     def urls(self) -> list[str]:
@@ -229,6 +260,13 @@ class LiveServer:
             self._record(report)
         return reports
 
+    async def _reload_on_loop(self) -> list[ReloadReport]:
+        """``reload()`` from the server loop itself (the console's reload button); reports are announced."""
+        reports = await self._editor().reload_all()
+        for report in reports:
+            self._record(report, announce=True)
+        return reports
+
     def _editor(self) -> Reloader:
         if self._reloader is None:
             raise RuntimeError("the server is not started")
@@ -288,6 +326,8 @@ class LiveServer:
         with self._reports_changed:
             self._reports.append(report)
             self._reports_changed.notify_all()
+        if self.console is not None:
+            self.console.report(report)
         if announce:
             self._announce(report.details())
 

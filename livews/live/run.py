@@ -29,19 +29,28 @@ def run(
     port: int = 8765,
     repl: bool = True,
     reload: bool = True,
+    console: bool | str = True,
     **server_options: Any,
 ) -> int:
-    """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code."""
+    """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code.
+
+    ``console``: serve the browser console (``True``: at ``/_livews/``; a string: at that path; ``False``: not).
+    """
     folder = Path(handlers)
     if not folder.is_dir():
         print(f"livews: no handler directory {folder}", file=sys.stderr)
         return 2
-    server = LiveServer(folder, host=host, port=port, reload=reload, on_report=_say, **server_options)
+    server = LiveServer(
+        folder, host=host, port=port, reload=reload, on_report=_say, console=console, **server_options
+    )
     try:
         server.start()
     except OSError as exc:
         print(f"livews: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # the console's path is taken by a resource
+        print(f"livews: {exc}", file=sys.stderr)
+        return 2
     if repl:
         from .repl import run_repl
 
@@ -54,6 +63,8 @@ def _foreground(server: LiveServer) -> int:
     for url in server.urls or [server.url]:
         _say(url)
     watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
+    if server.console_url is not None:
+        _say(f"console: {server.console_url}")
     _say(f"{watching}; Ctrl-C stops the server")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
