@@ -9,10 +9,11 @@ here: the page opens an ordinary WebSocket to that resource.
 
 Who may use the socket: a peer on loopback, or anyone holding the token (``?token=``, compared in constant
 time); with ``trust_loopback=False`` everyone needs the token (a shared machine, where loopback is not
-private). A browser's ``Origin`` must be the page's own (``http(s)://`` + the ``Host`` it asked), so another
-site cannot drive the console from a visitor's browser; a client that sends no ``Origin`` (a script) is held to
-the peer and token rule alone. The token is checked at the handshake (403); the peer, which a resource's
-``on_connect`` cannot see, right after it: a refused peer is closed with 1008 before anything is sent.
+private). A browser's ``Origin`` must be the page's own (``http(s)://`` + the ``Host`` it asked), so
+another site cannot drive the console from a visitor's browser; a client that sends no ``Origin`` (a script)
+is held to the peer and token rule alone. The token is checked at the handshake (403); the peer, which a
+resource's ``on_connect`` cannot see, right after it: a refused peer is closed with 1008 before anything is
+sent.
 
 The static files are plain HTML/CSS/JS with no third-party code; the page writes every value with
 ``textContent``, and the ``Content-Security-Policy`` sent with it allows only its own script and style.
@@ -91,7 +92,8 @@ class Console:
         self.token = token or secrets.token_urlsafe(18)
         self.trust_loopback = trust_loopback
         self._files = {
-            self.path + name: (_STATIC.joinpath(file).read_bytes(), kind) for name, (file, kind) in _FILES.items()
+            self.path + name: (_STATIC.joinpath(file).read_bytes(), kind)
+            for name, (file, kind) in _FILES.items()
         }
         handler = type("ConsoleSocket", (_ConsoleSocket,), {"console": self})
         self.resource = Resource(
@@ -286,7 +288,12 @@ class Console:
                 self.history.append(point)
                 if self._watchers:
                     self._push(
-                        {"type": "tick", "point": point, "clients": self.clients(), "resources": self.resources()}
+                        {
+                            "type": "tick",
+                            "point": point,
+                            "clients": self.clients(),
+                            "resources": self.resources(),
+                        }
                     )
             except Exception:
                 _log.exception("the console's update failed")

@@ -34,7 +34,7 @@ def run(
 ) -> int:
     """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code.
 
-    ``console``: serve the browser console (``True``: at ``/_livews/``; a string: at that path; ``False``: not).
+    ``console``: serve the browser console (``True``: at ``/_livews/``, a string: at that path, or not).
     """
     folder = Path(handlers)
     if not folder.is_dir():

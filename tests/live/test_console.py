@@ -64,7 +64,7 @@ def test_console_files_are_served_with_a_strict_content_security_policy(handlers
             assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe" not in csp
             assert headers["X-Frame-Options"] == "DENY"
         page = fetch(base)[2].decode()
-        assert "<script src=\"console.js\"" in page and "http" not in page.replace('"https:"', "")
+        assert '<script src="console.js"' in page and "http" not in page.replace('"https:"', "")
 
 
 def test_console_script_never_writes_html_from_data() -> None:
@@ -235,7 +235,7 @@ def test_banner_of_python_m_livews_prints_the_console_url(handlers: Path) -> Non
     try:
         assert proc.stdout is not None
         lines = []
-        while not lines or not lines[-1].startswith(("reload:", "livews:")) and len(lines) < 20:
+        while len(lines) < 20 and not (lines and lines[-1].startswith(("reload:", "livews:"))):
             lines.append(proc.stdout.readline())
         (console,) = [line for line in lines if line.startswith("console: ")]
         url = console.split(" ", 1)[1].strip()

@@ -101,7 +101,7 @@ function showResources(rows) {
       command("broadcast", { path: r.path, message: input.value });
     } });
     return el("tr", { "data-path": r.path }, cell(r.path, "mono"), cell(r["class"]), cell(r.file, "mono"),
-      cell(options, "mono"), cell(r.clients, "num count"), el("td", {}, input, send));
+      cell(options, "mono"), cell(r.clients, "num count"), el("td", { class: "broadcast" }, input, send));
   }, "no resources", 6);
   const paths = rows.map((r) => r.path);
   document.getElementById("paths").replaceChildren(...paths.map((p) => el("option", { value: p })));
@@ -122,7 +122,7 @@ function showClients(rows) {
 }
 
 function addLine(list, time, cls, text, extra) {
-  const item = el("li", { class: cls }, el("span", { class: "time", text: clock(time) }), text);
+  const item = el("li", { class: cls }, el("span", { class: "time", text: clock(time) }), el("span", { class: "text", text }));
   if (extra) item.append(el("div", { class: "mono", text: extra }));
   list.append(item);
   while (list.children.length > 200) list.firstChild.remove();
