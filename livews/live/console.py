@@ -28,6 +28,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import threading
 import time
 import traceback
 from collections import deque
@@ -156,6 +157,7 @@ class Console:
     def start(self) -> None:
         """On the loop: start the once-a-second push and listen for handler errors."""
         self._loop = asyncio.get_running_loop()
+        self._log_handler.thread = threading.get_ident()
         self._ticker = self._loop.create_task(self._tick_forever())
         for name in ("livews.server", "livews.live"):
             logging.getLogger(name).addHandler(self._log_handler)
@@ -386,14 +388,18 @@ class _WithConsole:
 
 
 class _ErrorCatcher(logging.Handler):
-    """Errors livews logs with a traceback (a handler method that raised, a failed reload hook)."""
+    """Errors livews logs with a traceback (a handler method that raised, a failed reload hook).
+
+    Only those logged on this console's server loop: another server in the same process has its own thread.
+    """
 
     def __init__(self, console: Console) -> None:
         super().__init__(logging.ERROR)
         self._console = console
+        self.thread: int | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.exc_info or record.exc_info[1] is None:
+        if not record.exc_info or record.exc_info[1] is None or record.thread != self.thread:
             return
         try:
             exc = record.exc_info[1]

@@ -244,3 +244,41 @@ def test_banner_of_python_m_livews_prints_the_console_url(handlers: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(T)
+
+
+def test_console_shows_only_the_handler_errors_of_its_own_server(handlers: Path, tmp_path: Path) -> None:
+    other_handlers = handler_files(tmp_path / "other")
+    with console_server(handlers) as mine, console_server(other_handlers) as other:
+        with console_socket(mine) as ws:
+            json.loads(ws.recv(timeout=T))
+            for server, word in ((other, "theirs"), (mine, "mine")):
+                with connect(f"ws://127.0.0.1:{server.port}/boom", open_timeout=T) as outside:
+                    outside.send(word)
+                    with pytest.raises(ConnectionClosed):
+                        outside.recv(timeout=T)
+            error = receive_until(ws, "error")["entry"]
+            assert error["error"] == "RuntimeError: boom: mine"
+        assert other.console is not None and mine.console is not None
+        assert [e["error"] for e in mine.console.errors] == ["RuntimeError: boom: mine"]
+
+
+def test_livews_start_serves_the_console_and_links_it_in_the_notebook_html() -> None:
+    import livews
+
+    srv = livews.start(port=0, quiet=True, key="console-test")
+    try:
+        url = srv.console_url
+        assert url is not None and url.startswith(f"http://127.0.0.1:{srv.port}/_livews/?token=")
+        assert f'<a href="{url}"' in srv._repr_html_()
+        assert fetch(url)[0] == 200
+    finally:
+        livews.stop("console-test")
+
+
+def test_prompt_banner_shows_the_console_url(handlers: Path) -> None:
+    from livews.live.repl import banner
+
+    with console_server(handlers) as server:
+        assert f"console: {server.console_url}" in banner(server).splitlines()
+    with console_server(handlers, console=False) as server:
+        assert "console:" not in banner(server)
