@@ -117,14 +117,17 @@ class Console:
 
     def check_free(self, paths: Iterator[str] | list[str]) -> None:
         """``ValueError`` if a resource path is under the console's path (the console would hide it)."""
-        mine = [compile_path(p) for p in (*self._files, self.ws_path)]
         for path in paths:
-            pattern = compile_path(path)
-            if path.startswith(self.path) or any(pattern.overlaps(m) for m in mine):
+            if self._hides(path):
                 raise ValueError(
                     f"the console's path {self.path!r} is used by the resource {path!r}: "
                     "serve the console elsewhere (console='/other/') or turn it off (console=False)"
                 )
+
+    def _hides(self, path: str) -> bool:
+        pattern = compile_path(path)
+        mine = (*self._files, self.ws_path, self.path[:-1])
+        return path.startswith(self.path) or any(pattern.overlaps(compile_path(m)) for m in mine)
 
     def table(self, registry: Any) -> _WithConsole:
         """The table the server resolves from: the console's socket first, then ``registry``."""
@@ -149,7 +152,8 @@ class Console:
             if request.path == self.path[:-1] and request.method in ("GET", "HEAD"):
                 from ..server.http import Response
 
-                return Response(308, "", headers=(("Location", self.path),))
+                query = f"?{request.query_string}" if request.query_string else ""
+                return Response(308, "", headers=(("Location", self.path + query),))
             return fallback(request) if fallback is not None else None
 
         return answer
@@ -198,6 +202,15 @@ class Console:
     def report(self, report: ReloadReport) -> None:
         """A reload report happened (any thread): keep it and push it to every watcher."""
         entry = _report_entry(report)
+        hidden = [path for path in report.added if self._hides(path)]
+        if hidden:
+            # Too late to refuse (the file is loaded): say it loudly, where people look.
+            _log.warning(
+                "%s under the console's path %s: move it or the console", ", ".join(hidden), self.path
+            )
+            entry["ok"] = False
+            entry["where"] = report.source
+            entry["line"] += f"; WARNING: {', '.join(hidden)} is under the console's path {self.path}"
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._keep_and_push, self.reports, "report", entry)
 

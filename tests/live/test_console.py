@@ -282,3 +282,32 @@ def test_prompt_banner_shows_the_console_url(handlers: Path) -> None:
         assert f"console: {server.console_url}" in banner(server).splitlines()
     with console_server(handlers, console=False) as server:
         assert "console:" not in banner(server)
+
+
+def test_console_warns_when_a_later_file_puts_a_resource_under_its_path(handlers: Path) -> None:
+    with console_server(handlers, reload_step_ms=20) as server, console_socket(server) as ws:
+        json.loads(ws.recv(timeout=T))
+        write(handlers, "late.py", ECHO.format(reply="message").replace('"/echo"', '"/_livews/late"'))
+        report = receive_until(ws, "report")["entry"]
+        assert not report["ok"] and "WARNING: /_livews/late is under the console's path" in report["line"]
+
+
+def test_console_path_without_its_slash_redirects_keeping_the_token(handlers: Path) -> None:
+    with console_server(handlers) as server:
+        assert server.console is not None
+        status, headers, _ = fetch_no_redirect(f"http://127.0.0.1:{server.port}/_livews?token=abc")
+        assert (status, headers["Location"]) == (308, "/_livews/?token=abc")
+
+
+def fetch_no_redirect(url: str) -> tuple[int, dict[str, str], bytes]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=T)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}")
+        answer = conn.getresponse()
+        return answer.status, dict(answer.headers), answer.read()
+    finally:
+        conn.close()
