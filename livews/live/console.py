@@ -63,6 +63,7 @@ _TICK = 1.0  # seconds between pushes of clients and figures
 _HISTORY = 300  # figures kept for the chart: five minutes at one a second
 _KEEP_REPORTS = 100
 _KEEP_ERRORS = 100
+_MAX_ROWS = 500  # clients listed per push: the table a person reads, not an export of every connection
 _MAX_COMMAND = 64 * 1024  # a console command is small; a larger message closes that console socket (1009)
 
 
@@ -78,6 +79,9 @@ class Console:
 
     ``token`` defaults to a fresh random one (printed in the banner as part of ``url``).
     """
+
+    #: Clients listed per push (the total is sent too).
+    max_rows = _MAX_ROWS
 
     def __init__(
         self,
@@ -236,6 +240,7 @@ class Console:
             "path": self.path,
             "resources": self.resources(),
             "clients": self.clients(),
+            "clients_total": self._client_total(),
             "reports": list(self.reports),
             "errors": list(self.errors),
             "history": list(self.history),
@@ -260,14 +265,17 @@ class Console:
         return rows
 
     def clients(self) -> list[dict[str, Any]]:
+        """The first ``max_rows`` clients (oldest first), the console's own sockets left out."""
         server = self.live._server
         if server is None:
             return []
-        rows = []
+        rows: list[dict[str, Any]] = []
         now = time.monotonic()
         for client in server.clients():
             if client.path == self.ws_path:
                 continue
+            if len(rows) == self.max_rows:
+                break
             rows.append(
                 {
                     "id": client.id,
@@ -285,6 +293,12 @@ class Console:
                 }
             )
         return rows
+
+    def _client_total(self) -> int:
+        server = self.live._server
+        if server is None:
+            return 0
+        return len(server.clients()) - len(server.clients(self.ws_path))
 
     def _figures(self) -> dict[str, Any]:
         """One point of the chart: messages a second (in + out) and open connections, console left out."""
@@ -307,6 +321,7 @@ class Console:
                             "type": "tick",
                             "point": point,
                             "clients": self.clients(),
+                            "clients_total": point["connections"],
                             "resources": self.resources(),
                         }
                     )

@@ -311,3 +311,16 @@ def fetch_no_redirect(url: str) -> tuple[int, dict[str, str], bytes]:
         return answer.status, dict(answer.headers), answer.read()
     finally:
         conn.close()
+
+
+def test_console_lists_at_most_max_rows_clients_and_says_how_many_there_are(handlers: Path) -> None:
+    with console_server(handlers) as server:
+        assert server.console is not None
+        server.console.max_rows = 2
+        url = f"ws://127.0.0.1:{server.port}/echo"
+        with connect(url) as a, connect(url) as b, connect(url) as c, console_socket(server) as ws:
+            hello = json.loads(ws.recv(timeout=T))
+            assert len(hello["clients"]) == 2 and hello["clients_total"] == 3
+            tick = receive_until(ws, "tick")
+            assert len(tick["clients"]) == 2 and tick["clients_total"] == 3
+            assert a and b and c

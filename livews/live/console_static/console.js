@@ -57,7 +57,7 @@ function receive(message) {
   if (message.type === "hello") {
     state.history = message.history;
     showResources(message.resources);
-    showClients(message.clients);
+    showClients(message.clients, message.clients_total);
     document.getElementById("reports").replaceChildren();
     document.getElementById("errors").replaceChildren();
     message.reports.forEach(showReport);
@@ -68,7 +68,7 @@ function receive(message) {
     state.history.push(message.point);
     if (state.history.length > 300) state.history.shift();
     showResources(message.resources);
-    showClients(message.clients);
+    showClients(message.clients, message.clients_total);
     drawChart();
   } else if (message.type === "report") {
     showReport(message.entry);
@@ -109,8 +109,10 @@ function showResources(rows) {
   if (!input.value && paths.length) input.value = paths[0];
 }
 
-function showClients(rows) {
+function showClients(rows, total) {
   state.clients = rows;
+  const more = total > rows.length ? ` (the first ${rows.length} of ${total})` : ` (${rows.length})`;
+  document.getElementById("clients-count").textContent = more;
   fillTable("clients", rows, (c) => {
     const kick = el("button", { type: "button", text: "Kick", onclick: () => command("kick", { id: c.id, code: 1000, reason: "kicked from the console" }) });
     const latency = c.latency == null ? "" : (c.latency * 1000).toFixed(1) + " ms";
