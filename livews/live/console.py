@@ -432,7 +432,11 @@ class _ErrorCatcher(logging.Handler):
         try:
             exc = record.exc_info[1]
             frames = traceback.extract_tb(exc.__traceback__)
-            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+            where = (
+                f"{_shown(Path(frames[-1].filename), self._console.live)}:{frames[-1].lineno}"
+                if frames
+                else ""
+            )
             self._console.error(
                 {
                     "t": record.created,

@@ -183,7 +183,7 @@ def test_console_socket_pushes_handler_errors_with_file_and_line(handlers: Path)
             with pytest.raises(ConnectionClosed):
                 outside.recv(timeout=T)
         error = receive_until(ws, "error")["entry"]
-        assert error["error"] == "RuntimeError: boom: x" and error["where"].endswith("boom.py:7")
+        assert error["error"] == "RuntimeError: boom: x" and error["where"] == "handlers/boom.py:7"
         assert error["path"] == "/boom"
 
 
