@@ -7,13 +7,14 @@ clients, reload reports, handler errors, a figure per second for the chart) and 
 client, broadcast to a path, reload every handler file). Sending to a resource from the page needs nothing
 here: the page opens an ordinary WebSocket to that resource.
 
-Who may use the socket: a peer on loopback, or anyone holding the token (``?token=``, compared in constant
-time); with ``trust_loopback=False`` everyone needs the token (a shared machine, where loopback is not
-private). A browser's ``Origin`` must be the page's own (``http(s)://`` + the ``Host`` it asked), so
-another site cannot drive the console from a visitor's browser; a client that sends no ``Origin`` (a script)
-is held to the peer and token rule alone. The token is checked at the handshake (403); the peer, which a
-resource's ``on_connect`` cannot see, right after it: a refused peer is closed with 1008 before anything is
-sent.
+Who may use the socket: a peer on loopback that asked for a loopback name (``Host``: ``localhost``,
+``127.0.0.1``, ``[::1]``), or anyone holding the token (``?token=``, compared in constant time); with
+``trust_loopback=False`` everyone needs the token (a shared machine, where loopback is not private). A
+browser's ``Origin`` must be the page's own (``http(s)://`` + the ``Host`` it asked), so another site cannot
+drive the console from a visitor's browser, and the loopback name rule stops a site whose DNS name was
+re-pointed at 127.0.0.1 (DNS rebinding). A client that sends no ``Origin`` (a script) is held to the peer and
+token rule alone. The token is checked at the handshake (403); the peer, which a resource's ``on_connect``
+cannot see, right after it: a refused peer is closed with 1008 before anything is sent.
 
 The static files are plain HTML/CSS/JS with no third-party code; the page writes every value with
 ``textContent``, and the ``Content-Security-Policy`` sent with it allows only its own script and style.
@@ -195,11 +196,16 @@ class Console:
         return hmac.compare_digest(given.encode(), self.token.encode())
 
     def admits(self, client: Any) -> bool:
-        """After the handshake: a loopback peer (when trusted) or the right token."""
+        """After the handshake: the right token, or a loopback peer (when trusted) that asked a loopback name.
+
+        The name matters: a site whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding) reaches this port
+        from a visitor's browser with its own name in ``Host`` and a matching ``Origin``.
+        """
         given = _query_token(client.query_string)
         if given is not None and self.token_ok(given):
             return True
-        return self.trust_loopback and _is_loopback(client.host)
+        host = client.headers.get("Host") if client.headers is not None else None
+        return self.trust_loopback and _is_loopback(client.host) and _is_loopback_name(host or "")
 
     # ------------------------------------------------------------------------------------ what it tells
 
@@ -493,6 +499,16 @@ def _query_token(query: str) -> str | None:
 
     values = parse_qs(query).get("token")
     return values[0] if values else None
+
+
+def _is_loopback_name(host_header: str) -> bool:
+    """Whether a ``Host`` header names this machine's loopback: ``localhost``, ``127.x.y.z``, ``[::1]``."""
+    name = host_header.strip().lower()
+    if name.startswith("["):
+        name = name[1 : name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name == "localhost" or name.endswith(".localhost") or _is_loopback(name)
 
 
 def _is_loopback(host: str) -> bool:

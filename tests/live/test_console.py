@@ -17,6 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from livews.engine.handshake import Headers
 from livews.live import LiveServer
 
 from .conftest import T
@@ -136,12 +137,37 @@ def test_console_admits_loopback_peers_and_knows_other_peers_need_the_token(hand
         assert console is not None
 
         class Peer:
-            def __init__(self, host: str, query: str = "") -> None:
-                self.host, self.query_string = host, query
+            def __init__(self, host: str, query: str = "", asked: str = "127.0.0.1:8765") -> None:
+                self.host, self.query_string, self.headers = host, query, Headers([("Host", asked)])
 
-        assert console.admits(Peer("127.0.0.1")) and console.admits(Peer("::1"))
+        assert console.admits(Peer("127.0.0.1")) and console.admits(Peer("::1", asked="[::1]:8765"))
+        assert console.admits(Peer("127.0.0.1", asked="localhost:8765"))
         assert not console.admits(Peer("192.0.2.7"))
         assert console.admits(Peer("192.0.2.7", f"token={console.token}"))
+
+
+def test_console_refuses_a_loopback_peer_that_asked_another_name_dns_rebinding(handlers: Path) -> None:
+    """A page of evil.example re-pointed at 127.0.0.1: same-origin to itself, on loopback, but not ours."""
+    with console_server(handlers) as server:
+        asked = f"evil.example:{server.port}"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=T) as raw:
+            raw.sendall(
+                (
+                    "GET /_livews/ws HTTP/1.1\r\n"
+                    f"Host: {asked}\r\nOrigin: http://{asked}\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            answer = b""
+            while len(answer.partition(b"\r\n\r\n")[2]) < 4 and len(answer) < 4096:  # head + a frame's start
+                chunk = raw.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        head, _, frame = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        assert frame[0] == 0x88 and int.from_bytes(frame[2:4], "big") == 1008  # a close, before any data
 
 
 # ------------------------------------------------------------------------------------- what it tells
