@@ -223,6 +223,8 @@ class Console:
             entry["line"] += f"; WARNING: {', '.join(hidden)} is under the console's path {self.path}"
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._keep_and_push, self.reports, "report", entry)
+        else:  # the first load, on the loop before the console starts: kept for the first page
+            self.reports.append(entry)
 
     def error(self, entry: dict[str, Any]) -> None:
         if self._loop is not None and not self._loop.is_closed():

@@ -180,7 +180,11 @@ def test_console_socket_says_hello_with_resources_clients_and_history(handlers: 
         assert set(rows) == {"/echo", "/chat", "/boom"}
         assert rows["/chat"]["class"] == "Chat" and rows["/chat"]["file"] == "handlers/chat.py"
         assert rows["/chat"]["options"]["subprotocols"] == ["chat.v1"]
-        assert [r["kind"] for r in hello["reports"]] == []  # loaded before the console started listening
+        assert sorted((r["kind"], r["source"]) for r in hello["reports"]) == [
+            ("load", "handlers/boom.py"),
+            ("load", "handlers/chat.py"),
+            ("load", "handlers/echo.py"),
+        ]
         with connect(f"ws://127.0.0.1:{server.port}/echo?x=1", open_timeout=T) as outside:
             outside.send("hi")
             outside.recv(timeout=T)
@@ -267,6 +271,31 @@ def test_banner_of_python_m_livews_prints_the_console_url(handlers: Path) -> Non
         url = console.split(" ", 1)[1].strip()
         assert url.startswith(f"http://127.0.0.1:{port}/_livews/?token=")
         assert fetch(url)[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(T)
+
+
+def test_python_m_livews_no_console_serves_no_console(handlers: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livews", "serve", "--port", "0", "--no-console", "--handlers", str(handlers)],
+        cwd=handlers.parent,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while len(lines) < 20 and not (lines and lines[-1].startswith(("reload:", "livews:"))):
+            lines.append(proc.stdout.readline())
+        assert lines[-1].startswith("reload:") and not [line for line in lines if "console" in line]
+        port = int(lines[-2].split(":")[2].split("/")[0])  # ws://127.0.0.1:PORT/path
+        assert fetch(f"http://127.0.0.1:{port}/_livews/")[0] == 404
     finally:
         proc.terminate()
         proc.wait(T)
