@@ -573,8 +573,6 @@ def start(
         _SERVERS[key] = server
         _SETTINGS[key] = settings
     server._say(f"livews: serving at {server.url} (key {key!r})")
-    if server.console_url is not None:
-        server._say(f"livews: console at {server.console_url}")
     return server
 
 

@@ -227,7 +227,7 @@ function openConnection(path, query, subprotocol) {
 
 document.getElementById("open-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const path = document.getElementById("open-path").value;
+  const path = document.getElementById("open-path").value.trim();
   if (!path) return;
   openConnection(path, document.getElementById("open-query").value.trim(), document.getElementById("open-subprotocol").value.trim());
 });
