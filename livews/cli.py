@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-repl", action="store_true", help="no prompt: serve in the foreground, as serve")
     parser.add_argument("--no-reload", action="store_true", help="do not watch the handler files")
     parser.add_argument("--no-attach", action="store_true", help="serve: accept no prompt from attach")
+    parser.add_argument("--no-console", action="store_true", help="do not serve the browser console")
+    parser.add_argument(
+        "--console-path", default="/_livews/", metavar="PATH", help="where the console is (default /_livews/)"
+    )
     # scale-out: worker processes (livews.supervisor) and groups across nodes (livews.server.bus).
     parser.add_argument("--workers", type=int, default=0, help="serve from N worker processes on one port")
     parser.add_argument("--bus", default=None, help="groups across nodes: redis://host:port/db")
@@ -209,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         reload=not args.no_reload,
         attach=not args.no_attach,
         load_timeout=args.load_timeout,
+        console=False if args.no_console else args.console_path,
         **options,
     )
 

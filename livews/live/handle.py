@@ -10,6 +10,8 @@ Reload reports (file saves, ``reload()``, ``register``) are handed to ``on_repor
 default they go to the ``livews.live`` logger). The most recent ones are kept (``reports``, ``history()``);
 older ones are dropped, so a server reloaded all day holds the same memory for them. ``rollback(file)`` and
 ``diff(file)`` undo and show the last reload of a file.
+
+``console=True`` (or a path) also serves the browser console on the server's port (``livews.live.console``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..server import Server
 from ..server import hold as _hold
 from ..server.client import Client
 from ..server.errors import ErrorRecord
+from .console import DEFAULT_PATH, Console
 from .debug import ErrorTable, announcement
 from .history import History, Text
 from .introspect import (
@@ -64,8 +67,11 @@ class LiveServer:
     code and reports "restart required" when it changes. ``load_timeout`` bounds a handler file's import
     (seconds; ``None``: no bound): past it the import is reported as hung, with its file and line, and
     interrupted. ``settle`` is how long a file must stay unchanged before an empty, missing, broken or
-    path-dropping read of it is believed (a save still in progress otherwise). Other keyword arguments go to
-    the server. Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    path-dropping read of it is believed (a save still in progress otherwise). ``console``: ``True`` serves
+    the browser console at ``/_livews/`` (a string: at that path; see ``console_url``); ``console_token``
+    fixes its token (default: a random one) and ``console_trust_loopback=False`` asks the token of loopback
+    peers too. Other keyword arguments go to the server. Use it as a context manager, or call :meth:`start`
+    and :meth:`stop`.
     """
 
     def __init__(
@@ -81,6 +87,9 @@ class LiveServer:
         watch_livews: bool = True,
         load_timeout: float | None = DEFAULT_LOAD_TIMEOUT,
         settle: float = DEFAULT_SETTLE,
+        console: bool | str = False,
+        console_token: str | None = None,
+        console_trust_loopback: bool = True,
         **server_options: Any,
     ) -> None:
         self.handlers_dir = Path(handlers).resolve() if handlers is not None else None
@@ -106,6 +115,10 @@ class LiveServer:
         self._reports_changed = threading.Condition()
         self._started_at: float | None = None
         self._stopped = False
+        self.console: Console | None = None
+        if console:
+            path = DEFAULT_PATH if console is True else console
+            self.console = Console(self, path, token=console_token, trust_loopback=console_trust_loopback)
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -123,7 +136,12 @@ class LiveServer:
         return self
 
     async def _startup(self) -> None:
-        self._server = Server(self._registry, host=self.host, port=self._port, **self._server_options)
+        table: Any = self._registry
+        options = dict(self._server_options)
+        if self.console is not None:
+            table = self.console.table(self._registry)
+            options["http"] = self.console.http(options.get("http"))
+        self._server = Server(table, host=self.host, port=self._port, **options)
         self._server.errors.on_add = self._error_added
         self._reloader = Reloader(
             self._registry,
@@ -137,6 +155,9 @@ class LiveServer:
         )
         for report in await self._reloader.load_all():
             self._record(report, announce=True)
+        if self.console is not None:
+            self.console.check_free([entry.path for entry in self._registry])
+            self.console.start()
         await self._server.start()
         if self.reload_enabled and self.handlers_dir is not None and self.handlers_dir.is_dir():
             self._watcher = HandlerWatcher(
@@ -161,6 +182,8 @@ class LiveServer:
             self._thread.close()
 
     async def _shutdown(self, code: int) -> None:
+        if self.console is not None:
+            self.console.stop()
         if self._watcher is not None:
             self._watcher.stop()
         if self._watch_task is not None:
@@ -195,6 +218,14 @@ class LiveServer:
     @property
     def url(self) -> str:
         return f"ws://{_host_for_url(self.host)}:{self.port}"
+
+    @property
+    def console_url(self) -> str | None:
+        """The browser console's address with its token (``None`` when the console is off)."""
+        if self.console is None:
+            return None
+        scheme = "https" if self._server_options.get("ssl") else "http"
+        return self.console.url(f"{scheme}://{_host_for_url(self.host)}:{self.port}")
 
     @property
     def urls(self) -> list[str]:
@@ -290,6 +321,13 @@ class LiveServer:
         """What the last reload of ``file`` changed in its text (a unified diff)."""
         editor = self._editor()
         return Text(self._thread.call(editor.diff, file))
+
+    async def _reload_on_loop(self) -> list[ReloadReport]:
+        """``reload()`` from the server loop itself (the console's reload button); reports are announced."""
+        reports = await self._editor().reload_all()
+        for report in reports:
+            self._record(report, announce=True)
+        return reports
 
     def _editor(self) -> Reloader:
         if self._reloader is None:
@@ -426,6 +464,8 @@ class LiveServer:
                 self._reloads += 1
                 self._last_reload = report.seconds
             self._reports_changed.notify_all()
+        if self.console is not None:
+            self.console.report(report)
         if announce:
             self._announce(report.details())
 

@@ -520,7 +520,11 @@ class NotebookServer(LiveServer):
         if not self.running:
             return f"<p>{head}</p>"
         counts = f"{_plural(len(self.clients()), 'client')}, {_plural(len(self.errors), 'error')}"
-        return f"<div><p>{head}, {html.escape(counts)}</p>{self.resources()._repr_html_()}</div>"
+        link = ""
+        if self.console_url is not None:
+            url = html.escape(self.console_url, quote=True)
+            link = f' <a href="{url}" target="_blank" rel="noopener">open the console</a>'
+        return f"<div><p>{head}, {html.escape(counts)}{link}</p>{self.resources()._repr_html_()}</div>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self) if cycle else self.describe())
@@ -560,8 +564,10 @@ def start(
     run twice), it returns the running server; with other arguments, or ``replace=True``, it stops that one
     (clients get 1001) and starts a new one. ``handlers``: a directory of handler files to load and watch
     (``None``: only what ``register`` adds). Other keyword arguments go to the server (``ping_interval``,
-    ``ssl``, ...). Never touches the calling thread's event loop, so it is safe in a Jupyter kernel.
+    ``ssl``, ...). The browser console is on (``console=False`` turns it off; its link is in the handle's
+    HTML). Never touches the calling thread's event loop, so it is safe in a Jupyter kernel.
     """
+    options.setdefault("console", True)
     key = key if key is not None else f"{host}:{port}"
     settings = {
         "host": host,

@@ -108,6 +108,8 @@ def banner(server: LiveServer, *, attached: bool = False) -> str:
         lines.append("  (no resources yet: add a file to the handlers directory or register() one)")
     watching = server.stats()["watching"]
     lines.append(f"reload: {'watching ' + watching if watching != 'off' else 'off'}")
+    if server.console_url is not None:
+        lines.append(f"console: {server.console_url}")
     lines.append(
         "names: server resources() clients(path=None) register(path, cls, **options) unregister(path)\n"
         '       send(client, msg) broadcast(msg, path=None) kick(client, code=None, reason="")\n'

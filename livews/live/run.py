@@ -34,19 +34,28 @@ def run(
     repl: bool = True,
     reload: bool = True,
     attach: bool = True,
+    console: bool | str = True,
     **server_options: Any,
 ) -> int:
-    """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code."""
+    """Serve ``handlers`` live until the prompt is left (``repl``) or a signal comes; return the exit code.
+
+    ``console``: serve the browser console (``True``: at ``/_livews/``, a string: at that path, or not).
+    """
     folder = Path(handlers)
     if not folder.is_dir():
         print(f"livews: no handler directory {folder}", file=sys.stderr)
         return 2
-    server = LiveServer(folder, host=host, port=port, reload=reload, on_report=_say, **server_options)
+    server = LiveServer(
+        folder, host=host, port=port, reload=reload, on_report=_say, console=console, **server_options
+    )
     try:
         server.start()
     except OSError as exc:
         print(f"livews: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # the console's path is taken by a resource
+        print(f"livews: {exc}", file=sys.stderr)
+        return 2
     if repl:
         from .repl import run_repl
 
@@ -66,6 +75,8 @@ def _foreground(server: LiveServer, attach: bool) -> int:
             _say(url)
         if prompts is not None:
             _say(f"attach: python -m livews attach --port {server.port}")
+        if server.console_url is not None:
+            _say(f"console: {server.console_url}")
         watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
         _say(f"{watching}; Ctrl-C stops the server")
         # Short waits: the kernel may hand the signal to another thread (a handler file's import blocked in
