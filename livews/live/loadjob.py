@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import dis
 import queue
 import sys
 import threading
@@ -157,7 +158,8 @@ async def run_limited(
     job.abandoned = True
     runner.abandon()
     interrupted = False
-    if thread.ident is not None and _raise_in(thread.ident):
+    ident = thread.ident
+    if ident is not None and not await _blocked_in_c(ident) and _raise_in(ident):
         try:
             await asyncio.wait_for(asyncio.shield(future), _UNWIND_SECONDS)
         except Interrupted:
@@ -187,6 +189,40 @@ def _where(thread: threading.Thread, files: set[str]) -> tuple[str | None, Path 
             return f"{code.co_filename}:{frame.f_lineno}", Path(code.co_filename)
         frame = frame.f_back
     return innermost if innermost is not None else (None, None)
+
+
+#: Opcodes a frame stands on while the function it calls runs (a C function blocked in it, say).
+_CALLS = frozenset(
+    {"CALL", "PRECALL", "CALL_FUNCTION", "CALL_FUNCTION_EX", "CALL_FUNCTION_KW", "CALL_METHOD", "CALL_KW"}
+)
+#: How many times, and how far apart (seconds), a thread is looked at before it is judged blocked in C.
+_SAMPLES, _SAMPLE_GAP = 5, 0.01
+
+
+async def _blocked_in_c(ident: int) -> bool:
+    """Whether thread ``ident`` stays on one call instruction of one frame: blocked in a C function.
+
+    Such a thread cannot receive an interrupt until the call returns, maybe much later and anywhere; and on
+    CPython before 3.13 a pending one keeps an interpreter-wide flag set meanwhile (seen to wedge the server
+    loop under a tracer such as coverage). So it is not sent one. A loop in Python moves between
+    instructions, or calls into frames of its own, and is sent one.
+    """
+    seen: tuple[object, int] | None = None
+    for sample in range(_SAMPLES):
+        frame = sys._current_frames().get(ident)
+        if frame is None:
+            return False
+        now = (frame, frame.f_lasti)
+        if seen is not None and now != seen:
+            return False
+        code = frame.f_code.co_code
+        if not 0 <= frame.f_lasti < len(code) or dis.opname[code[frame.f_lasti]] not in _CALLS:
+            return False
+        seen = now
+        del frame
+        if sample < _SAMPLES - 1:
+            await asyncio.sleep(_SAMPLE_GAP)
+    return True
 
 
 def _raise_in(ident: int) -> bool:
