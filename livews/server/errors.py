@@ -180,14 +180,10 @@ class ErrorRecord:
         if commands is None and (stdin is not None or stdout is not None):
             import pdb
 
-            debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
-            debugger.reset()
-            debugger.interaction(None, tb)
+            _post_mortem(pdb.Pdb(stdin=stdin, stdout=stdout), tb)
             return None
         if commands is None:
-            debugger = _interactive_debugger_class()()
-            debugger.reset()
-            debugger.interaction(None, tb)
+            _post_mortem(_interactive_debugger_class()(), tb)
             return None
         import pdb
 
@@ -195,8 +191,7 @@ class ErrorRecord:
         output = io.StringIO()
         debugger = pdb.Pdb(stdin=script, stdout=output)
         debugger.use_rawinput = False
-        debugger.reset()
-        debugger.interaction(None, tb)
+        _post_mortem(debugger, tb)
         return _ANSI_COLOUR.sub("", output.getvalue())
 
     def _drop_frames(self) -> None:
@@ -304,6 +299,20 @@ def _user_text(exc: BaseException, tb: TracebackType | None) -> str:
     if user:
         te.stack = traceback.StackSummary.from_list(user)
     return "".join(te.format())
+
+
+def _post_mortem(debugger: Any, tb: TracebackType) -> None:
+    """Run ``debugger`` on ``tb``, then give back the thread's trace function.
+
+    pdb clears it when it continues or quits, which would silently end a coverage run's, a profiler's or an
+    IDE's tracing of the thread that called ``debug()``.
+    """
+    trace = sys.gettrace()
+    try:
+        debugger.reset()
+        debugger.interaction(None, tb)
+    finally:
+        sys.settrace(trace)
 
 
 def _interactive_debugger_class() -> Any:

@@ -11,6 +11,7 @@ import io
 import logging
 import socket
 import subprocess
+import sys
 
 import pytest
 from websockets.asyncio.client import connect
@@ -80,6 +81,29 @@ async def test_without_debug_on_error_a_raising_handler_still_closes_with_1011_a
         session, screen = io.StringIO("p message\nc\n"), io.StringIO()
         assert record.debug(stdin=session, stdout=screen) is None  # an attached prompt's own streams
         assert "'1/0'" in screen.getvalue()
+
+
+async def test_the_debugger_gives_back_the_trace_function_it_found() -> None:
+    """pdb clears the thread's tracer on continue/quit; a coverage run or an IDE must keep theirs."""
+    async with serving(Resource("/d", Divide)) as server:
+        async with connect(url(server, "/d")) as ws:
+            await ws.send("1/0")
+            assert await _closed_code(ws) == 1011
+        [record] = list(server.errors)
+
+        def tracer(frame: object, event: str, arg: object) -> None:
+            return None
+
+        previous = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            record.debug(commands=["c"])
+            after_commands = sys.gettrace()
+            record.debug(stdin=io.StringIO("c\n"), stdout=io.StringIO())
+            after_streams = sys.gettrace()
+        finally:
+            sys.settrace(previous)
+        assert after_commands is tracer and after_streams is tracer
 
 
 async def test_a_held_connection_stays_open_queues_later_messages_and_retry_reaches_the_fixed_class() -> None:
