@@ -22,6 +22,7 @@ from livews.engine.connection import Connection
 from livews.server import hold
 from livews.server.errors import KEEP_FRAMES
 from tests.server.support import eventually, serving, url
+from tests.server.units import T
 
 events: list[object] = []
 
@@ -58,7 +59,7 @@ class AsyncDivide(Divide):
 
 async def _closed_code(ws: object) -> int:
     with pytest.raises(ConnectionClosed) as info:
-        await asyncio.wait_for(ws.recv(), 5)  # type: ignore[attr-defined]
+        await asyncio.wait_for(ws.recv(), T)  # type: ignore[attr-defined]
     assert info.value.rcvd is not None
     return info.value.rcvd.code
 
@@ -120,12 +121,12 @@ async def test_a_held_connection_stays_open_queues_later_messages_and_retry_reac
             await ws.ping()  # the held connection still answers pings
             client.handler.__class__ = DivideFixed  # what a reload does to live instances
             hold.retry(client)  # type: ignore[arg-type]
-            assert await asyncio.wait_for(ws.recv(), 5) == "inf"
-            assert await asyncio.wait_for(ws.recv(), 5) == "2"
+            assert await asyncio.wait_for(ws.recv(), T) == "inf"
+            assert await asyncio.wait_for(ws.recv(), T) == "2"
             assert record.outcome == "retried" and not record.held
             assert server.held() == []
             await ws.send("9/3")
-            assert await asyncio.wait_for(ws.recv(), 5) == "3"
+            assert await asyncio.wait_for(ws.recv(), T) == "3"
         await eventually(lambda: ("close", 1000) in events)
         # the failed try, the retry, then the message that waited, in order
         assert events == ["1/0", "1/0", "6/3", "9/3", ("close", 1000)]
@@ -138,7 +139,7 @@ async def test_skip_drops_the_failed_event_and_delivers_the_ones_that_waited() -
             await ws.send("8/2")
             await eventually(lambda: len(server.held()) == 1)
             hold.skip(server.held()[0])  # type: ignore[arg-type]
-            assert await asyncio.wait_for(ws.recv(), 5) == "4"
+            assert await asyncio.wait_for(ws.recv(), T) == "4"
             assert server.errors.last().outcome == "skipped"
 
 
@@ -172,7 +173,7 @@ async def test_other_clients_never_notice_a_held_one() -> None:
             await eventually(lambda: len(server.held()) == 1)
             for i in range(1, 50):
                 await other.send(f"{2 * i}/2")
-                assert await asyncio.wait_for(other.recv(), 5) == str(i)
+                assert await asyncio.wait_for(other.recv(), T) == str(i)
 
 
 async def test_only_the_newest_errors_keep_their_frames_and_held_ones_keep_theirs() -> None:
@@ -210,7 +211,7 @@ async def test_a_fault_in_livews_is_logged_with_context_counted_and_drops_only_t
             await ws.send("fault")
             assert await _closed_code(ws) == 1011
             await other.send("4/2")
-            assert await asyncio.wait_for(other.recv(), 5) == "2"
+            assert await asyncio.wait_for(other.recv(), T) == "2"
         assert server.server_errors == 1 and server.stats()["server_errors"] == 1
         record = server.errors.last()
         assert record.kind == "server" and record.where == "data_received" and record.has_frames
@@ -230,7 +231,7 @@ async def test_without_debug_on_error_a_fault_in_livews_keeps_no_frames(
             monkeypatch.setattr(Connection, "receive_data", faulty)
             await ws.send("x")
             with pytest.raises(ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), T)
         await eventually(lambda: server.server_errors == 1)
         assert not server.errors.last().has_frames
 
@@ -284,7 +285,7 @@ async def test_keepalive_does_not_drop_a_held_client_whose_pongs_wait_behind_pau
             assert client.state == "OPEN" and server.held() == [client]
             hold.skip(client)  # type: ignore[arg-type]
             for _ in range(5):
-                assert await asyncio.wait_for(ws.recv(), 5) == "2"
+                assert await asyncio.wait_for(ws.recv(), T) == "2"
 
 
 async def test_a_record_pushed_out_of_the_log_while_held_drops_its_frames_when_the_hold_ends() -> None:
