@@ -195,9 +195,7 @@ def worker_argv(argv: list[str], port: int, index: int, node: str | None) -> lis
         kept.append(arg)
     if "serve" not in kept:
         kept.insert(0, "serve")
-    # Workers take no attached prompt: they would share one socket name (a prompt over the whole cluster
-    # is not built yet).
-    extra = ["--port", str(port), "--reuse-port", "--no-attach"]
+    extra = ["--port", str(port), "--reuse-port"]
     if node:
         extra += ["--node", f"{node}-{index}"]
     return [sys.executable, "-m", "livews", *kept, *extra]

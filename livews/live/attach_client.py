@@ -120,7 +120,7 @@ class _Connection:
 def attach(port: int | None = None, *, ptpython: bool | None = None) -> int:
     """Attach a prompt to a running server until the user detaches; return the exit code."""
     try:
-        connection = _Connection(find_server(port) if port is None else _checked(port))
+        connection = _cluster(port) or _Connection(find_server(port) if port is None else _checked(port))
     except AttachError as exc:
         print(f"livews: {exc}", file=sys.stderr)
         return 1
@@ -143,6 +143,16 @@ def attach(port: int | None = None, *, ptpython: bool | None = None) -> int:
         return 0
     print("detached; the server keeps running.", flush=True)
     return 0
+
+
+def _cluster(port: int | None) -> _Connection | None:
+    """A prompt over every worker when ``port`` (or the only server running) is a ``--workers`` cluster."""
+    from .attach_cluster import ClusterPrompt, cluster_sockets
+
+    clusters = cluster_sockets()
+    if port is None and len(clusters) == 1 and not live_servers():
+        port = next(iter(clusters))
+    return ClusterPrompt(port) if port in clusters else None
 
 
 def _checked(port: int) -> Path:
