@@ -10,6 +10,17 @@ by a grace period.
 
 Workers run in their own session, so a Ctrl-C in the terminal reaches the supervisor only and each worker is
 stopped exactly once, by it. What reaches every worker at run time (a group message) goes over the bus.
+
+Health is more than a live process: each worker gets one end of a socket pair (``livews.server.probe``) whose
+probe bytes its event loop echoes. A worker silent for ``UNRESPONSIVE_AFTER`` seconds is reported, one silent
+past ``worker_timeout`` (``--worker-timeout``) is killed with SIGKILL, since a blocked loop cannot run a
+graceful stop, and restarted like one that died. The port's HTTP health path could not do this: with
+``SO_REUSEPORT`` the kernel, not the supervisor, picks the worker a connection reaches.
+
+Prompts: the supervisor takes none and relays none. Each worker accepts prompts on its own socket
+``<port>.w<I>.sock``, and ``python -m livews attach`` on the port connects to every one of them and runs each
+statement on all workers, labelling their output (``livews.live.attach_cluster``). That fan-out lives in the
+prompt because it is the only place that sees every answer and can say in one line what ran where.
 """
 
 from __future__ import annotations

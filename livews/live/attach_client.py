@@ -150,8 +150,12 @@ def _cluster(port: int | None) -> _Connection | None:
     from .attach_cluster import ClusterPrompt, cluster_sockets
 
     clusters = cluster_sockets()
-    if port is None and len(clusters) == 1 and not live_servers():
-        port = next(iter(clusters))
+    if port is None and clusters:
+        ports = sorted([*clusters, *live_servers()])
+        if len(ports) > 1:
+            choices = ", ".join(f"--port {p}" for p in ports)
+            raise AttachError(f"{len(ports)} livews servers are running; choose one: {choices}")
+        port = ports[0]
     return ClusterPrompt(port) if port in clusters else None
 
 

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -72,7 +73,17 @@ class ClusterPrompt:
         self.child.expect(rf"\[w2\] @done{mark}")
         out = _ANSI.sub("", self.child.before)
         self.child.expect(">>>")
-        return out
+        return out + _ANSI.sub("", self.child.before)
+
+    def run_on_w1(self, statement: str) -> str:
+        """Like ``run`` while worker 2 may be away: wait for worker 1's marker and the next prompt."""
+        mark = next(self._marks)
+        self.child.sendline(statement)
+        self.child.sendline(f"print('@' + 'done{mark}')")
+        self.child.expect(rf"\[w1\] @done{mark}")
+        out = _ANSI.sub("", self.child.before)
+        self.child.expect(">>>")
+        return out + _ANSI.sub("", self.child.before)
 
     def close(self) -> None:
         if self.child.isalive():
@@ -174,3 +185,36 @@ async def test_an_attached_prompt_on_two_workers_lists_reaches_and_registers_on_
             prompt.close()
             for ws in clients.values():
                 await ws.close()
+
+
+async def test_a_worker_restarted_under_the_prompt_is_named_not_silently_skipped(
+    tmp_path: Path, runtime: Path
+) -> None:
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "room.py").write_text(GREET)
+    argv = ["serve", "--workers", "2", "--port", "0", "--handlers", str(handlers), "--no-console"]
+    async with livews(argv, tmp_path, ready_urls=2) as (process, url):
+        port = int(url.split(":")[2].split("/")[0])
+        sockets = [runtime / "livews" / f"{port}.w{index}.sock" for index in (1, 2)]
+        await process.wait_for(lambda lines: all(path.exists() for path in sockets))
+        prompt = await asyncio.to_thread(ClusterPrompt, tmp_path, port, runtime)
+        try:
+            await asyncio.to_thread(prompt.run, "name = 'typed before'")
+            lines = await process.wait_for(lambda lines: any("worker 2 pid" in x for x in lines))
+            pid = int(next(m.group(1) for x in lines if (m := re.search(r"worker 2 pid (\d+) starting", x))))
+            os.kill(pid, signal.SIGKILL)
+            await process.wait_for(lambda lines: any(f"pid {pid} died" in x for x in lines))
+            first = await asyncio.to_thread(prompt.run_on_w1, "print('after the kill')")
+            await process.wait_for(lambda lines: len(re.findall(r"ws://\S+/room", "\n".join(lines))) >= 3)
+            await process.wait_for(lambda lines: sockets[1].exists())
+            second = await asyncio.to_thread(prompt.run, "print(name)")
+            said = first + second
+            assert (
+                "not on w2 (not answering): this statement ran on w1 only" in first
+                or "[w2] rejoined" in first
+            )
+            assert "[w2] rejoined as a new process: names and classes typed before are not on it" in said
+            assert "[w1] typed before" in second and "[w2] NameError" in second
+        finally:
+            prompt.close()
