@@ -4,7 +4,8 @@ Finds the server's socket (``--port``, or the only server this user runs), check
 prompt: ptpython edits, highlights and validates locally; each statement is sent to the server, which runs it
 in this prompt's namespace there and streams back what it printed; completion asks the server, so it sees
 the names defined there. Ctrl-C interrupts the statement running on the server; Ctrl-D or ``exit()`` detach
-and leave the server running. Without a terminal the standard library's console does the same.
+and leave the server running. Without a terminal the standard library's console does the same. On the port
+of a ``serve --workers N`` cluster the prompt is one over every worker (``livews.live.attach_cluster``).
 
 Imports nothing of the server: everything it knows about one comes over the socket.
 """
