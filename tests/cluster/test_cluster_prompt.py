@@ -158,6 +158,8 @@ async def test_an_attached_prompt_on_two_workers_lists_reaches_and_registers_on_
                 await asyncio.wait_for(clients["w1"].recv(), 0.3)
             out = await asyncio.to_thread(prompt.run, "send(1, 'ambiguous')")
             assert "[w1] ValueError" in out and "[w2] ValueError" in out
+            out = await asyncio.to_thread(prompt.run, "1 / 0 if worker == 2 else None")
+            assert "[w2] ZeroDivisionError" in out and "an error on w2 only" in out
 
             await asyncio.to_thread(
                 prompt.run,
