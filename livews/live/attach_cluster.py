@@ -136,7 +136,6 @@ class ClusterPrompt(_Connection):
     def run(self, source: str) -> bool:
         """Run ``source`` on every worker, printing their output labelled; ``False`` ends the prompt."""
         self._join()
-        missing = sorted(self.known - set(self.members))
         sent: list[int] = []
         for index, member in sorted(self.members.items()):
             try:
@@ -144,6 +143,7 @@ class ClusterPrompt(_Connection):
                 sent.append(index)
             except OSError:
                 self._lost(index)
+        missing = sorted(self.known - set(self.members))
         leave = False
         failed: list[int] = []
         interrupted = False

@@ -10,7 +10,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from livews.live import LiveServer
-from livews.live.attach_cluster import cluster_helpers, cluster_sockets, worker_socket
+from livews.live.attach_cluster import ClusterPrompt, cluster_helpers, cluster_sockets, worker_socket
+from livews.live.attach_server import AttachServer
 from livews.live.repl import namespace
 
 from .conftest import T
@@ -58,3 +59,49 @@ def test_cluster_sockets_lists_answering_worker_sockets_by_port_and_drops_stale_
     finally:
         for sock in listeners:
             sock.close()
+
+
+def test_a_cluster_prompt_runs_each_statement_on_every_worker_and_labels_the_output(
+    handlers: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two live servers in this process stand in for two workers: each has its own worker socket."""
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    workers = [LiveServer(handlers, port=0, call_timeout=T, watch_livews=False) for _ in (1, 2)]
+    prompts: list[AttachServer] = []
+    try:
+        for index, live in enumerate(workers, start=1):
+            live.start(timeout=T)
+
+            def extend(ns: dict[str, object], live: LiveServer = live, index: int = index) -> None:
+                cluster_helpers(ns, live, index)
+
+            prompts.append(AttachServer(live, worker_socket(4321, index, folder), extend=extend).start())
+        cluster = ClusterPrompt(4321, folder)
+        try:
+            assert "workers w1 w2" in cluster.banner
+            capsys.readouterr()
+            assert cluster.run("print('on', worker)")
+            assert cluster.run("1 / 0 if worker == 1 else None")
+            out, err = capsys.readouterr()
+            assert "[w1] on 1\n[w2] on 2\n" in out
+            assert "[w1] ZeroDivisionError" in err and "an error on w1 only" in out
+            assert "worker" in cluster.complete("work")
+
+            prompts[1].close()  # worker 2 goes away
+            assert cluster.run("print('still', worker)")
+            out, _err = capsys.readouterr()
+            assert "[w1] still 1" in out and "not on w2 (not answering): this statement ran on w1 only" in out
+
+            prompts[1] = AttachServer(workers[1], worker_socket(4321, 2, folder)).start()  # comes back
+            assert cluster.run("print('back')")
+            out, _err = capsys.readouterr()
+            assert "[w2] rejoined as a new process" in out and "[w2] back" in out
+            assert not cluster.run("exit()")
+        finally:
+            cluster.close()
+    finally:
+        for server in prompts:
+            server.close()
+        for live in workers:
+            live.stop(timeout=T)
