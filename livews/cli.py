@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     # scale-out: worker processes (livews.supervisor) and groups across nodes (livews.server.bus).
     parser.add_argument("--workers", type=int, default=0, help="serve from N worker processes on one port")
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="--workers: restart a worker whose event loop has not answered a probe for this long (30)",
+    )
     parser.add_argument("--bus", default=None, help="groups across nodes: redis://host:port/db")
     parser.add_argument("--node", default=None, help="this node's name on the bus (default host-pid)")
     parser.add_argument("--reuse-port", action="store_true", help="set SO_REUSEPORT (workers share a port)")
@@ -200,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         from .supervisor import supervise
 
         argv = sys.argv[1:] if argv is None else argv
-        return supervise(argv, args.workers, args.host, args.port, args.node, args.bus)
+        return supervise(argv, args.workers, args.host, args.port, args.node, args.bus, args.worker_timeout)
     if foreground and args.no_reload:
         return asyncio.run(_serve(args))
     from .live.run import run

@@ -4,7 +4,8 @@ Finds the server's socket (``--port``, or the only server this user runs), check
 prompt: ptpython edits, highlights and validates locally; each statement is sent to the server, which runs it
 in this prompt's namespace there and streams back what it printed; completion asks the server, so it sees
 the names defined there. Ctrl-C interrupts the statement running on the server; Ctrl-D or ``exit()`` detach
-and leave the server running. Without a terminal the standard library's console does the same.
+and leave the server running. Without a terminal the standard library's console does the same. On the port
+of a ``serve --workers N`` cluster the prompt is one over every worker (``livews.live.attach_cluster``).
 
 Imports nothing of the server: everything it knows about one comes over the socket.
 """
@@ -120,7 +121,7 @@ class _Connection:
 def attach(port: int | None = None, *, ptpython: bool | None = None) -> int:
     """Attach a prompt to a running server until the user detaches; return the exit code."""
     try:
-        connection = _Connection(find_server(port) if port is None else _checked(port))
+        connection = _cluster(port) or _Connection(find_server(port) if port is None else _checked(port))
     except AttachError as exc:
         print(f"livews: {exc}", file=sys.stderr)
         return 1
@@ -143,6 +144,20 @@ def attach(port: int | None = None, *, ptpython: bool | None = None) -> int:
         return 0
     print("detached; the server keeps running.", flush=True)
     return 0
+
+
+def _cluster(port: int | None) -> _Connection | None:
+    """A prompt over every worker when ``port`` (or the only server running) is a ``--workers`` cluster."""
+    from .attach_cluster import ClusterPrompt, cluster_sockets
+
+    clusters = cluster_sockets()
+    if port is None and clusters:
+        ports = sorted([*clusters, *live_servers()])
+        if len(ports) > 1:
+            choices = ", ".join(f"--port {p}" for p in ports)
+            raise AttachError(f"{len(ports)} livews servers are running; choose one: {choices}")
+        port = ports[0]
+    return ClusterPrompt(port) if port in clusters else None
 
 
 def _checked(port: int) -> Path:

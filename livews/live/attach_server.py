@@ -23,6 +23,7 @@ import rlcompleter
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -46,9 +47,16 @@ class Writer(Protocol):
 class AttachServer:
     """Accepts prompts on a Unix socket for one running :class:`LiveServer` (see the module docstring)."""
 
-    def __init__(self, live: LiveServer, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        live: LiveServer,
+        path: Path | None = None,
+        *,
+        extend: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.live = live
         self.path = path or socket_path(live.port)
+        self.extend = extend  # adds to each session's namespace (a worker's cluster helpers)
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._sessions: set[_Session] = set()
@@ -152,6 +160,8 @@ class _Session:
         self.owner = owner
         self.wire = wire
         self.namespace = namespace(owner.live, attached=True)
+        if owner.extend is not None:
+            owner.extend(self.namespace)
         self._statements: list[str | None] = []
         self._ready = threading.Condition()
         self._runner: threading.Thread | None = None

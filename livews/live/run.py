@@ -96,9 +96,17 @@ def _foreground(server: LiveServer, attach: bool) -> int:
 
 def _accept_prompts(server: LiveServer) -> AttachServer | None:
     from .attach import AttachError
+    from .attach_cluster import cluster_helpers, worker_index, worker_socket
     from .attach_server import AttachServer
 
+    index = worker_index()
     try:
+        if index is not None:  # one socket per worker; attach on the port reaches them all
+
+            def extend(namespace: dict[str, Any]) -> None:
+                cluster_helpers(namespace, server, index)
+
+            return AttachServer(server, worker_socket(server.port, index), extend=extend).start()
         return AttachServer(server).start()
     except (AttachError, OSError) as exc:
         _say(f"attach: off ({exc})")

@@ -27,6 +27,7 @@ from .groups import Groups
 from .http import HttpHook, UpgradeHeaders
 from .keepalive import keepalive
 from .metrics import Figures
+from .probe import answer_probes
 from .protocol import DIRECT_READ_SIZE, DirectReadProtocol, ServerProtocol
 from .proxy import TrustedProxies
 from .records import connection_fields
@@ -222,6 +223,7 @@ class Server:
             raise
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
+        answer_probes(self.loop)  # a worker under the supervisor proves its loop turns
         _log.info("listening on %s", ", ".join(self.urls))
         return self
 
