@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .engine.limits import Limits
+from .engine.limits import MessageLimits
 from .patterns import PathPattern, compile_path
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ __all__ = [
     "origin_prefix",
 ]
 
-_DEFAULT_LIMITS = Limits()
+_DEFAULT_LIMITS = MessageLimits()
 
 
 class Reject(Exception):
@@ -89,8 +89,10 @@ class Resource:
     subprotocols: the server's subprotocols in order of preference (the first the client offers is chosen),
         or ``callable(offered: list[str]) -> str | None`` that picks one of the offered names itself.
     max_clients: connections at once on this path; one more is answered 503.
-    max_frame_size / max_message_size / max_frame_count: limits (see ``Limits``); a client over them is
-        closed with 1009. ``max_payload_length`` is cl-websocket's name for ``max_message_size``.
+    max_frame_size / max_message_size / max_frame_count: this path's message limits (see ``MessageLimits``,
+        kept in ``limits``); a client over them is closed with 1009. ``max_payload_length`` is
+        cl-websocket's name for ``max_message_size``. Handshake limits are the server's
+        (``Server(limits=...)``).
     on_connect: ``callable(request)`` run before accepting; raise ``Reject`` (or return False: 403) to refuse.
     compression: a ``DeflateConfig``, ``True`` for the defaults, or ``False``/``None`` to turn
         permessage-deflate off for this path.
@@ -117,14 +119,14 @@ class Resource:
     http: Callable[[Any], Any] | None = None
     response_headers: Callable[[Request], Any] | None = None
     max_payload_length: InitVar[int | None] = None
-    limits: Limits = field(init=False, repr=False)
+    limits: MessageLimits = field(init=False, repr=False)
     pattern: PathPattern = field(init=False, repr=False)
 
     def __post_init__(self, max_payload_length: int | None) -> None:
         self.pattern = compile_path(self.path)  # ValueError for a path that is not one
         if max_payload_length is not None:
             self.max_message_size = max_payload_length
-        self.limits = Limits(
+        self.limits = MessageLimits(
             max_frame_size=self.max_frame_size,
             max_message_size=self.max_message_size,
             max_frame_count=self.max_frame_count,

@@ -19,7 +19,7 @@ from .errors import (
 )
 from .events import BinaryMessage, CloseReceived, Event, PingReceived, PongReceived, TextMessage
 from .frames import encode_frame
-from .limits import Limits
+from .limits import HandshakeLimits, MessageLimits
 
 __all__ = [
     "PLAIN_FRAMING",
@@ -29,9 +29,10 @@ __all__ = [
     "Connection",
     "Event",
     "HandshakeError",
+    "HandshakeLimits",
     "InvalidUTF8",
-    "Limits",
     "LivewsError",
+    "MessageLimits",
     "MessageTooBig",
     "Opcode",
     "PingReceived",

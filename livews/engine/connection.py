@@ -39,7 +39,7 @@ from .events import (
     TextMessage,
 )
 from .frames import encode_close_payload, encode_frame, encode_header, fragment
-from .limits import Limits
+from .limits import MessageLimits
 from .masking import PayloadBuffer, apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PLAIN_FRAMING", "Connection", "State", "check_close"]
 
-_DEFAULT_LIMITS = Limits()
+_DEFAULT_LIMITS = MessageLimits()
 _UNLIMITED = sys.maxsize
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
@@ -111,7 +111,7 @@ class Connection:
 
     def __init__(
         self,
-        limits: Limits = _DEFAULT_LIMITS,
+        limits: MessageLimits = _DEFAULT_LIMITS,
         *,
         deflate: PerMessageDeflate | None = None,
         version: int = 13,

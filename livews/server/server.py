@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..engine.limits import Limits
+from ..engine.limits import HandshakeLimits
 from ..resource import Resource, Resources, ResourceTable
 from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
@@ -57,8 +57,9 @@ class Server:
         ``None`` (the default) leaves it to ``max_clients`` per resource and to the process's descriptors.
     max_handshake_buffer: bytes all opening handshakes still incomplete after a read may hold together
         (each at most the head limits of ``limits``); a handshake whose bytes would pass it answers 503.
-    limits: opening-handshake limits, a ``Limits`` (``max_head_size``, ``max_request_line``,
-        ``max_header_size``, ``max_header_count``, ``max_list_items``; message limits are per resource).
+    limits: opening-handshake limits, a ``HandshakeLimits`` (``max_head_size``, ``max_request_line``,
+        ``max_header_size``, ``max_header_count``, ``max_list_items``). Message limits are each resource's
+        (``Resource(max_frame_size=...)``): anything else here is a ``TypeError`` that says so.
     max_pending_events: events that may wait behind a running ``async`` handler method before the server
         stops reading from that client (it resumes when half of them are delivered).
     reuse_port: set ``SO_REUSEPORT`` so several processes can serve the same port (the kernel spreads
@@ -116,7 +117,7 @@ class Server:
         max_write_buffer: int = 16 * 1024 * 1024,
         max_connections: int | None = None,
         max_handshake_buffer: int = 16 * 1024 * 1024,
-        limits: Limits | None = None,
+        limits: HandshakeLimits | None = None,
         legacy_hixie76: bool = False,
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
@@ -146,7 +147,7 @@ class Server:
         self.max_write_buffer = max_write_buffer
         self.max_connections = max_connections
         self.max_handshake_buffer = max_handshake_buffer
-        self.limits = limits or Limits()
+        self.limits = _handshake_limits(limits)
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
@@ -453,6 +454,19 @@ class Server:
         lost = client._lost
         if lost is not None and not lost.done():
             lost.set_result(None)
+
+
+def _handshake_limits(limits: object) -> HandshakeLimits:
+    """``limits`` if they are handshake limits; a ``TypeError`` naming the right owner for anything else."""
+    if limits is None:
+        return HandshakeLimits()
+    if not isinstance(limits, HandshakeLimits):
+        raise TypeError(
+            f"Server(limits=...) takes HandshakeLimits (the opening handshake's), not "
+            f"{type(limits).__name__}: message limits (max_frame_size, max_message_size, max_frame_count) "
+            "are set per resource, Resource(path, handler, max_frame_size=...)"
+        )
+    return limits
 
 
 def _paths(resources: Any) -> list[Any]:
