@@ -294,7 +294,8 @@ def test_python_m_livews_no_console_serves_no_console(handlers: Path) -> None:
         while len(lines) < 20 and not (lines and lines[-1].startswith(("reload:", "livews:"))):
             lines.append(proc.stdout.readline())
         assert lines[-1].startswith("reload:") and not [line for line in lines if "console" in line]
-        port = int(lines[-2].split(":")[2].split("/")[0])  # ws://127.0.0.1:PORT/path
+        ws = next(line for line in lines if line.startswith("ws://"))
+        port = int(ws.split(":")[2].split("/")[0])  # ws://127.0.0.1:PORT/path
         assert fetch(f"http://127.0.0.1:{port}/_livews/")[0] == 404
     finally:
         proc.terminate()
