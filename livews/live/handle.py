@@ -25,6 +25,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from ..engine.codes import CloseCode
 from ..handler import _MARK, Handler, collect
 from ..resource import Resource
 from ..server import Server
@@ -170,7 +171,7 @@ class LiveServer:
             self._watch_task = asyncio.get_running_loop().create_task(self._watcher.run())
             await self._watcher.ready.wait()
 
-    def stop(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+    def stop(self, code: int = CloseCode.GOING_AWAY, timeout: float | None = 30.0) -> None:
         """Close every connection with ``code`` (1001: going away), stop listening, end the thread."""
         if self._stopped or self._thread.thread is None:
             return
@@ -363,9 +364,9 @@ class LiveServer:
         def do() -> None:
             target = self._client(client)
             if code is None and getattr(target, "_hold", None) is not None:
-                target.close(1011, reason or "internal error")
+                target.close(CloseCode.INTERNAL_ERROR, reason or "internal error")
             else:
-                target.close(1000 if code is None else code, reason)
+                target.close(CloseCode.NORMAL if code is None else code, reason)
 
         self._thread.call(do)
 

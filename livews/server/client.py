@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from ..engine.codes import CloseCode
 from ..engine.connection import Connection, State, check_close
 from ..engine.handshake import Headers
 from ..engine.http import parse_cookies
@@ -168,7 +169,7 @@ class Client:
             conn.send_ping(payload)
             self._flush()
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
         conn = self._conn
         if conn is None or conn.state is not State.OPEN:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from ..engine.codes import CloseCode
 from ..engine.connection import Connection, State
 from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
@@ -311,7 +312,7 @@ class Dispatcher:
         self._failed = True
         conn = self._conn
         if conn is not None and conn.state is not State.CLOSED:
-            conn.fail(1011, "internal error")  # no internals on the wire
+            conn.fail(CloseCode.INTERNAL_ERROR, "internal error")  # no internals on the wire
             self._flush()
             self._dispatch_pending(conn)
         return False

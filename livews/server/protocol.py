@@ -20,6 +20,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+from ..engine.codes import CloseCode
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
 from ..engine.handshake import HeadReader, accept_response, reject_response, select_subprotocol
@@ -315,7 +316,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         transport = self._transport
         if conn is not None and conn.state is State.OPEN:
             try:
-                conn.fail(1011, "internal error")
+                conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
                 self._flush()
             except Exception:
                 _log.debug("%s: no 1011 close frame after the fault", self, exc_info=True)
@@ -420,7 +421,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self.path,
                 extra=connection_fields(self),
             )
-            self._conn.fail(1011, "internal error")
+            self._conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
             self._flush()
             self._dispatch_pending(self._conn)
             return
@@ -613,7 +614,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.server.figures.write_buffer_drops += 1
         conn = self._conn
         assert conn is not None and self._transport is not None
-        conn.fail(1008, "client not reading")
+        conn.fail(CloseCode.POLICY_VIOLATION, "client not reading")
         conn.data_to_send()  # the close frame cannot get past the unread bytes
         self._transport.abort()
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..engine.codes import CloseCode
 from ..engine.limits import HandshakeLimits
 from ..resource import Resource, Resources, ResourceTable
 from .accept import quiet_accept_errors
@@ -238,7 +239,7 @@ class Server:
 
     async def close(
         self,
-        code: int = 1001,
+        code: int = CloseCode.GOING_AWAY,
         reason: str = "server shutting down",
         timeout: float = 5.0,
         *,
@@ -440,7 +441,7 @@ class Server:
         self.figures.closed(client)
         if _log.isEnabledFor(logging.INFO):
             fields = connection_fields(client)
-            fields["code"] = code = client.close_code or 1006
+            fields["code"] = code = client.close_code or CloseCode.ABNORMAL
             fields["duration"] = round(time.monotonic() - client.connected_at, 3)
             _log.info(
                 "client #%d closed %s from %s: %d after %.3fs",
