@@ -17,7 +17,7 @@ from .patterns import PathPattern, compile_path
 
 if TYPE_CHECKING:
     from .engine.deflate import DeflateConfig
-    from .engine.handshake import Request
+    from .engine.interface import UpgradeRequest
     from .handler import Handler
 
 __all__ = [
@@ -112,12 +112,12 @@ class Resource:
     max_frame_size: int | None = _DEFAULT_LIMITS.max_frame_size
     max_message_size: int | None = _DEFAULT_LIMITS.max_message_size
     max_frame_count: int | None = _DEFAULT_LIMITS.max_frame_count
-    on_connect: Callable[[Request], Any] | None = None
+    on_connect: Callable[[UpgradeRequest], Any] | None = None
     compression: DeflateConfig | bool | None = True
     write_limit: int | None = None
     max_write_buffer: int | None = None
     http: Callable[[Any], Any] | None = None
-    response_headers: Callable[[Request], Any] | None = None
+    response_headers: Callable[[UpgradeRequest], Any] | None = None
     max_payload_length: InitVar[int | None] = None
     limits: MessageLimits = field(init=False, repr=False)
     pattern: PathPattern = field(init=False, repr=False)

@@ -19,6 +19,7 @@ from .errors import (
 )
 from .events import BinaryMessage, CloseReceived, Event, PingReceived, PongReceived, TextMessage
 from .frames import encode_frame
+from .interface import EngineConnection, UpgradeRequest
 from .limits import HandshakeLimits, MessageLimits
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CloseCode",
     "CloseReceived",
     "Connection",
+    "EngineConnection",
     "Event",
     "HandshakeError",
     "HandshakeLimits",
@@ -41,6 +43,7 @@ __all__ = [
     "ProtocolError",
     "State",
     "TextMessage",
+    "UpgradeRequest",
     "WebSocketError",
     "check_close",
     "encode_frame",

@@ -109,6 +109,10 @@ class Connection:
         "version",
     )
 
+    #: Binary messages can be sent, and a ping gets a pong (``interface.EngineConnection``; hixie-76 differs).
+    supports_binary = True
+    supports_ping = True
+
     def __init__(
         self,
         limits: MessageLimits = _DEFAULT_LIMITS,

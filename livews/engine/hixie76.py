@@ -87,7 +87,7 @@ _SKIP_LENGTH = 4  # the declared bytes, discarded
 
 @dataclass(slots=True)
 class Hixie76Request:
-    """A hixie-76 opening handshake, with the fields of ``handshake.Request`` the server uses.
+    """A hixie-76 opening handshake: the fields of ``interface.UpgradeRequest``, and the draft's keys.
 
     ``consumed`` counts the head and the eight key bytes; anything after them is frame data.
     """
@@ -105,8 +105,6 @@ class Hixie76Request:
     subprotocols: list[str] = field(default_factory=list)
     consumed: int = 0
     version: int = HIXIE76_VERSION
-    key: str = ""
-    extensions: str | None = None
 
 
 def is_hixie76(headers: Headers) -> bool:

@@ -43,7 +43,7 @@ from ..patterns import compile_path
 from ..resource import Reject, Resource
 
 if TYPE_CHECKING:
-    from ..engine.handshake import Request
+    from ..engine.interface import UpgradeRequest
     from ..server.http import HttpRequest, Response
     from .handle import LiveServer
     from .reloader import ReloadReport
@@ -181,7 +181,7 @@ class Console:
 
     # ------------------------------------------------------------------------------------- protection
 
-    def _check_request(self, request: Request) -> None:
+    def _check_request(self, request: UpgradeRequest) -> None:
         """At the handshake: a browser's Origin must be the page's own; a token, if given, must be right."""
         origin = request.origin
         if origin is not None:

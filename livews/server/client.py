@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from ..engine.codes import CloseCode
-from ..engine.connection import Connection, State, check_close
+from ..engine.connection import State, check_close
 from ..engine.handshake import Headers
 from ..engine.http import parse_cookies
 
 if TYPE_CHECKING:
+    from ..engine.interface import EngineConnection
     from ..handler import Handler
     from ..resource import Resource
     from .server import Server
@@ -69,7 +70,7 @@ class Client:
     close_code: int | None
     close_reason: str
 
-    _conn: Connection | None
+    _conn: EngineConnection | None
     _transport: asyncio.Transport | None
     _drain_waiter: asyncio.Future[None] | None
     _batching: bool  # True while a read is dispatched: sends are written once, when it is done

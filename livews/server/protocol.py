@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, cast
 from ..engine.codes import CloseCode
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
-from ..engine.handshake import HeadReader, accept_response, reject_response, select_subprotocol
+from ..engine.handshake import HeadReader, Request, accept_response, reject_response, select_subprotocol
+from ..engine.interface import EngineConnection, UpgradeRequest
 from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
@@ -31,7 +32,6 @@ from .http import plain_answer, upgrade_headers
 from .records import connection_fields
 
 if TYPE_CHECKING:
-    from ..engine.handshake import Request
     from ..resource import Resource
     from .proxy import TrustedProxies
     from .server import Server
@@ -190,7 +190,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         except Exception:  # handler errors never get here (dispatch isolates them): this is livews's fault
             self._server_fault("data_received")
 
-    def _received(self, conn: Connection) -> None:
+    def _received(self, conn: EngineConnection) -> None:
         """Dispatch what the engine made of the bytes just read, then write what that produced."""
         events = conn.events_received()
         if events:
@@ -199,7 +199,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._yield()
         self._flush()
 
-    def _deliver(self, conn: Connection, events: list[Any]) -> None:
+    def _deliver(self, conn: EngineConnection, events: list[Any]) -> None:
         """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them; hold the rest.
 
         What handlers send meanwhile is batched: it goes out in one write at the end (or as soon as it
@@ -266,7 +266,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         if self._held is not None or self._unparsed:  # else the connection ended and delivered them
             self._step()
 
-    def _parse_unparsed(self, conn: Connection) -> None:
+    def _parse_unparsed(self, conn: EngineConnection) -> None:
         """The connection is ending: what was read still counts, before the end (at most one read)."""
         if self._unparsed:
             data, at = self._unparsed, self._unparsed_at
@@ -365,7 +365,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         server = self.server
         try:
             try:
-                request: Any = head.feed(data)
+                request: UpgradeRequest | None = head.feed(data)
             except HandshakeError as exc:
                 request = self._hixie76_request(exc)  # legacy hixie-76: re-raises if not one
             if request is None:
@@ -382,11 +382,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._refuse(exc)
             return
         assert self._transport is not None
-        if request.version:
+        conn: EngineConnection
+        if isinstance(request, Request):
             self._transport.write(
                 accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
             )
-            conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
+            conn = Connection(resource.limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
         if self._timer is not None:
@@ -450,7 +451,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self.server._head_bytes -= self._head_held
             self._head_held = 0
 
-    def _accept(self, request: Request) -> tuple[Resource, str | None, str | None, Any]:
+    def _accept(self, request: UpgradeRequest) -> tuple[Resource, str | None, str | None, Any]:
         """Everything that decides whether this request becomes a connection (RFC 6455 §4.2.2)."""
         server = self.server
         resource = server.resources.resolve(request.path)
@@ -482,6 +483,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 raise HandshakeError(500, "internal error")
         else:
             subprotocol = select_subprotocol(request.subprotocols, supported)
+        if not isinstance(request, Request):
+            return resource, subprotocol, None, None  # hixie-76 has no extensions
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
 
@@ -521,7 +524,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     # _handshake_data and the guard in _keepalive_ping. livews.engine.hixie76 is imported only when the
     # server's switch is on and a request failed the RFC 6455 parse.
 
-    def _hixie76_request(self, error: HandshakeError) -> Any:
+    def _hixie76_request(self, error: HandshakeError) -> UpgradeRequest | None:
         """The draft-76 request in the head (None until its 8 key bytes arrive), or re-raise ``error``.
 
         The RFC 6455 parse refuses every draft-76 request with 400 or 426 (no key, no version); with the
@@ -537,11 +540,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             raise error
         return hixie76.parse_request(self._head.data, server.limits)
 
-    def _hixie76_accept(self, request: Any, resource: Resource, subprotocol: str | None) -> Any:
+    def _hixie76_accept(
+        self, request: UpgradeRequest, resource: Resource, subprotocol: str | None
+    ) -> EngineConnection:
         """Write the draft-76 response; return the connection that speaks the draft."""
         from ..engine import hixie76
 
-        assert self._transport is not None
+        assert self._transport is not None and isinstance(request, hixie76.Hixie76Request)
         secure = self.server.ssl is not None
         self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
         return hixie76.Hixie76Connection(resource.limits)
@@ -631,7 +636,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     # ------------------------------------------------------------------------------------- keepalive
 
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
-        if not getattr(self._conn, "supports_ping", True):
+        conn = self._conn
+        if conn is None or not conn.supports_ping:
             return  # legacy hixie-76: the draft has no ping, so no pong will ever come
         self._ping_sent_at = self._last_ping_at = now
         self._ping_payload = payload
