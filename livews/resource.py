@@ -1,9 +1,9 @@
 """Resources: what is served at a path, by which handler class, for which origins, under which limits.
 
-Pure Python. The server asks the resource table one thing, ``resolve(path)``; the live layer swaps in an
-editable table with the same method. A resource path may be a pattern (``/rooms/{room}``, see
-``patterns.py``); tables try exact paths first, in a dict, and refuse two resources that could both match
-one path.
+Pure Python. The server asks the resource table two things, ``resolve(path)`` and an iteration of its
+resources (for its URLs); the live layer hands it an editable table that does the same. A resource path
+may be a pattern (``/rooms/{room}``, see ``patterns.py``); tables try exact paths first, in a dict, and
+refuse two resources that could both match one path.
 """
 
 from __future__ import annotations
@@ -138,9 +138,12 @@ class Resource:
 
 
 class ResourceTable(Protocol):
-    """What the server needs of a resource table."""
+    """What the server needs of a resource table: the resource for a requested path, and every resource
+    served (plain ``Resource`` objects, whatever the table keeps beside them)."""
 
     def resolve(self, path: str) -> Resource | None: ...
+
+    def __iter__(self) -> Iterator[Resource]: ...
 
 
 class Resources:

@@ -259,7 +259,7 @@ class Console:
     def resources(self) -> list[dict[str, Any]]:
         server = self.live._server
         rows = []
-        for entry in self.live._registry:
+        for entry in self.live._registry.entries():
             resource = entry.resource
             source = entry.source if isinstance(entry.source, str) else _shown(entry.source, self.live)
             rows.append(

@@ -1,6 +1,7 @@
 """The server: listen, hand each connection to a protocol, index live clients, shut down gracefully.
 
-Knows resources only through ``resolve(path)``, so the live layer can hand it an editable table. Keeps, per
+Knows resources only through ``resolve(path)`` and an iteration of them, so the live layer can hand it an
+editable table. Keeps, per
 path, the set of open clients: ``clients(path)`` and broadcast read it, ``max_clients`` counts it.
 """
 
@@ -45,7 +46,8 @@ _log = logging.getLogger("livews.server")
 class Server:
     """A WebSocket server for a table of resources.
 
-    resources: a ``Resources`` table, anything with ``resolve(path)``, or an iterable of ``Resource``.
+    resources: a ``Resources`` table, anything with ``resolve(path)`` that iterates its ``Resource`` objects,
+        or an iterable of ``Resource``.
     host, port: where to listen (port 0 picks a free port; read it back from ``port``).
     ssl: an ``ssl.SSLContext`` to serve ``wss://``.
     ping_interval, ping_timeout: keepalive pings (seconds); ``ping_interval=None`` turns keepalive off.
@@ -331,7 +333,7 @@ class Server:
 
     @property
     def urls(self) -> list[str]:
-        return [self.url + r.path for r in _paths(self.resources)] or [self.url]
+        return [self.url + resource.path for resource in self.resources] or [self.url]
 
     def clients(self, path: str | None = None) -> list[Client]:
         """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list).
@@ -468,13 +470,6 @@ def _handshake_limits(limits: object) -> HandshakeLimits:
             "are set per resource, Resource(path, handler, max_frame_size=...)"
         )
     return limits
-
-
-def _paths(resources: Any) -> list[Any]:
-    try:
-        return [getattr(r, "resource", r) for r in resources]
-    except TypeError:
-        return []
 
 
 async def serve(resources: ResourceTable | Iterable[Resource], **options: Any) -> None:
