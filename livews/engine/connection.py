@@ -182,7 +182,8 @@ class Connection:
             else:
                 self.fail(exc.close_code, exc.reason)
             return
-        if pos < len(data) and self.state is not State.CLOSED:
+        # _parse may have closed the connection; mypy keeps the narrowing of the check at the top.
+        if pos < len(data) and self.state is not State.CLOSED:  # type: ignore[comparison-overlap]
             self._in = data[pos:]
 
     def receive_eof(self) -> None:
