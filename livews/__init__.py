@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 # Imported first on purpose: importing the submodule ``livews.resource`` binds the package attribute
 # ``resource``, which the decorator ``resource`` imported below must then replace.
 from . import resource as _resource_module  # noqa: F401
-from .engine.limits import Limits
+from .engine.limits import HandshakeLimits
 from .handler import Handler, collect, resource
 from .resource import Reject, Resource, Resources, any_origin, origin_exact, origin_prefix
 
@@ -34,7 +34,7 @@ __all__ = [
     "Client",
     "ConnectionClosed",
     "Handler",
-    "Limits",
+    "HandshakeLimits",
     "Reject",
     "Resource",
     "Resources",
@@ -73,6 +73,12 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
+        if name == "Limits":
+            raise AttributeError(
+                "livews.Limits was split by owner: HandshakeLimits for Server(limits=...), and message "
+                "limits as Resource(path, handler, max_frame_size=..., max_message_size=..., "
+                "max_frame_count=...)"
+            )
         raise AttributeError(f"module 'livews' has no attribute {name!r}")
     import importlib
 

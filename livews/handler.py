@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .engine.codes import CloseCode
 from .patterns import compile_path
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Handler:
     def ping(self, payload: bytes = b"") -> None:
         self.client.ping(payload)
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         self.client.close(code, reason)
 
     @property

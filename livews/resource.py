@@ -1,9 +1,9 @@
 """Resources: what is served at a path, by which handler class, for which origins, under which limits.
 
-Pure Python. The server asks the resource table one thing, ``resolve(path)``; the live layer swaps in an
-editable table with the same method. A resource path may be a pattern (``/rooms/{room}``, see
-``patterns.py``); tables try exact paths first, in a dict, and refuse two resources that could both match
-one path.
+Pure Python. The server asks the resource table two things, ``resolve(path)`` and an iteration of its
+resources (for its URLs); the live layer hands it an editable table that does the same. A resource path
+may be a pattern (``/rooms/{room}``, see ``patterns.py``); tables try exact paths first, in a dict, and
+refuse two resources that could both match one path.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .engine.limits import Limits
+from .engine.limits import MessageLimits
 from .patterns import PathPattern, compile_path
 
 if TYPE_CHECKING:
     from .engine.deflate import DeflateConfig
-    from .engine.handshake import Request
+    from .engine.interface import UpgradeRequest
     from .handler import Handler
 
 __all__ = [
@@ -32,7 +32,7 @@ __all__ = [
     "origin_prefix",
 ]
 
-_DEFAULT_LIMITS = Limits()
+_DEFAULT_LIMITS = MessageLimits()
 
 
 class Reject(Exception):
@@ -89,8 +89,10 @@ class Resource:
     subprotocols: the server's subprotocols in order of preference (the first the client offers is chosen),
         or ``callable(offered: list[str]) -> str | None`` that picks one of the offered names itself.
     max_clients: connections at once on this path; one more is answered 503.
-    max_frame_size / max_message_size / max_frame_count: limits (see ``Limits``); a client over them is
-        closed with 1009. ``max_payload_length`` is cl-websocket's name for ``max_message_size``.
+    max_frame_size / max_message_size / max_frame_count: this path's message limits (see ``MessageLimits``,
+        kept in ``limits``); a client over them is closed with 1009. ``max_payload_length`` is
+        cl-websocket's name for ``max_message_size``. Handshake limits are the server's
+        (``Server(limits=...)``).
     on_connect: ``callable(request)`` run before accepting; raise ``Reject`` (or return False: 403) to refuse.
     compression: a ``DeflateConfig``, ``True`` for the defaults, or ``False``/``None`` to turn
         permessage-deflate off for this path.
@@ -110,21 +112,21 @@ class Resource:
     max_frame_size: int | None = _DEFAULT_LIMITS.max_frame_size
     max_message_size: int | None = _DEFAULT_LIMITS.max_message_size
     max_frame_count: int | None = _DEFAULT_LIMITS.max_frame_count
-    on_connect: Callable[[Request], Any] | None = None
+    on_connect: Callable[[UpgradeRequest], Any] | None = None
     compression: DeflateConfig | bool | None = True
     write_limit: int | None = None
     max_write_buffer: int | None = None
     http: Callable[[Any], Any] | None = None
-    response_headers: Callable[[Request], Any] | None = None
+    response_headers: Callable[[UpgradeRequest], Any] | None = None
     max_payload_length: InitVar[int | None] = None
-    limits: Limits = field(init=False, repr=False)
+    limits: MessageLimits = field(init=False, repr=False)
     pattern: PathPattern = field(init=False, repr=False)
 
     def __post_init__(self, max_payload_length: int | None) -> None:
         self.pattern = compile_path(self.path)  # ValueError for a path that is not one
         if max_payload_length is not None:
             self.max_message_size = max_payload_length
-        self.limits = Limits(
+        self.limits = MessageLimits(
             max_frame_size=self.max_frame_size,
             max_message_size=self.max_message_size,
             max_frame_count=self.max_frame_count,
@@ -136,9 +138,12 @@ class Resource:
 
 
 class ResourceTable(Protocol):
-    """What the server needs of a resource table."""
+    """What the server needs of a resource table: the resource for a requested path, and every resource
+    served (plain ``Resource`` objects, whatever the table keeps beside them)."""
 
     def resolve(self, path: str) -> Resource | None: ...
+
+    def __iter__(self) -> Iterator[Resource]: ...
 
 
 class Resources:

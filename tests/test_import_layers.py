@@ -2,7 +2,10 @@
 
 The check reads every module of the package with ``ast`` (nothing is imported), resolves relative imports,
 and compares the layer of the importer with the layer of what it imports. Imports under
-``if TYPE_CHECKING:`` are annotations only and do not count; imports inside functions (lazy ones) do.
+``if TYPE_CHECKING:`` are annotations only and do not count; imports inside functions (lazy ones) do, and so
+do imports by name: ``importlib.import_module("...")`` with a literal, and the ``_LAZY`` tables of package
+facades (``name -> module``, a module of the package or a submodule of the facade's own package) that
+``__getattr__`` imports on first use.
 """
 
 from __future__ import annotations
@@ -55,8 +58,34 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
+def _lazy_table(node: ast.AST, module: str) -> Iterator[tuple[int, str]]:
+    """(line, module) of each entry of a facade's ``_LAZY = {name: module}`` table."""
+    if not (
+        isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in node.targets)
+        and isinstance(node.value, ast.Dict)
+    ):
+        return
+    for value in node.value.values:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            name = value.value
+            yield value.lineno, name if name.split(".")[0] == "livews" else f"{module}.{name}"
+
+
+def _import_module_call(node: ast.AST) -> str | None:
+    """The module of ``importlib.import_module("literal")`` (or ``import_module(...)``), else None."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    arg = node.args[0]
+    if name == "import_module" and isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    return None
+
+
 def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[tuple[int, str]]:
-    """(line, absolute module name) of every runtime import in ``tree``."""
+    """(line, absolute module name) of every runtime import in ``tree``, the ones by name included."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
@@ -66,6 +95,10 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[tuple[int
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name
+        elif isinstance(node, ast.Assign):
+            yield from _lazy_table(node, module)
+        elif (by_name := _import_module_call(node)) is not None:
+            yield node.lineno, by_name
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".")
@@ -145,6 +178,32 @@ def test_engine_handler_resource_and_server_never_import_the_live_layer(layer: s
         and (target == "livews.live" or target.startswith("livews.live."))
     ]
     assert bad == []
+
+
+def test_the_facade_imports_only_the_vocabulary_at_once_and_the_rest_by_name_on_first_use() -> None:
+    """``import livews`` stays cheap: its eager imports are the engine, handler and resource layers; the
+    server and the live layer come through its ``_LAZY`` table, which the walk sees."""
+    path = PACKAGE / "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    lazy_lines = {line for node in ast.walk(tree) for line, _ in _lazy_table(node, _FACADE)}
+    eager, lazy = set(), set()
+    for line, target in _imports(tree, _FACADE, True):
+        rank = _rank_of(target)
+        if rank is not None:
+            (lazy if line in lazy_lines else eager).add((target, rank))
+    assert {target for target, _ in lazy} >= {"livews.server", "livews.live.keep", "livews.live.notebook"}
+    assert [target for target, rank in eager if rank > 1] == []
+
+
+def test_the_layer_walk_sees_imports_by_name() -> None:
+    source = (
+        "import importlib\n"
+        "_LAZY = {'Server': 'livews.server', 'TestClient': 'client'}\n"
+        "def f():\n"
+        "    return importlib.import_module('livews.live.keep')\n"
+    )
+    found = {t for _, t in _imports(ast.parse(source), "livews.testing", True)}
+    assert found == {"importlib", "livews.server", "livews.testing.client", "livews.live.keep"}
 
 
 def test_the_layer_walk_sees_relative_and_lazy_imports() -> None:

@@ -19,7 +19,8 @@ from .errors import (
 )
 from .events import BinaryMessage, CloseReceived, Event, PingReceived, PongReceived, TextMessage
 from .frames import encode_frame
-from .limits import Limits
+from .interface import EngineConnection, UpgradeRequest
+from .limits import HandshakeLimits, MessageLimits
 
 __all__ = [
     "PLAIN_FRAMING",
@@ -27,11 +28,13 @@ __all__ = [
     "CloseCode",
     "CloseReceived",
     "Connection",
+    "EngineConnection",
     "Event",
     "HandshakeError",
+    "HandshakeLimits",
     "InvalidUTF8",
-    "Limits",
     "LivewsError",
+    "MessageLimits",
     "MessageTooBig",
     "Opcode",
     "PingReceived",
@@ -40,6 +43,7 @@ __all__ = [
     "ProtocolError",
     "State",
     "TextMessage",
+    "UpgradeRequest",
     "WebSocketError",
     "check_close",
     "encode_frame",

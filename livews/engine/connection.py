@@ -39,7 +39,7 @@ from .events import (
     TextMessage,
 )
 from .frames import encode_close_payload, encode_frame, encode_header, fragment
-from .limits import Limits
+from .limits import MessageLimits
 from .masking import PayloadBuffer, apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PLAIN_FRAMING", "Connection", "State", "check_close"]
 
-_DEFAULT_LIMITS = Limits()
+_DEFAULT_LIMITS = MessageLimits()
 _UNLIMITED = sys.maxsize
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
@@ -109,9 +109,13 @@ class Connection:
         "version",
     )
 
+    #: Binary messages can be sent, and a ping gets a pong (``interface.EngineConnection``; hixie-76 differs).
+    supports_binary = True
+    supports_ping = True
+
     def __init__(
         self,
-        limits: Limits = _DEFAULT_LIMITS,
+        limits: MessageLimits = _DEFAULT_LIMITS,
         *,
         deflate: PerMessageDeflate | None = None,
         version: int = 13,
@@ -178,7 +182,8 @@ class Connection:
             else:
                 self.fail(exc.close_code, exc.reason)
             return
-        if pos < len(data) and self.state is not State.CLOSED:
+        # _parse may have closed the connection; mypy keeps the narrowing of the check at the top.
+        if pos < len(data) and self.state is not State.CLOSED:  # type: ignore[comparison-overlap]
             self._in = data[pos:]
 
     def receive_eof(self) -> None:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from .errors import HandshakeError
-from .limits import Limits
+from .limits import HandshakeLimits
 
 __all__ = [
     "SUPPORTED_VERSIONS",
@@ -68,7 +68,7 @@ _SINGLE_VALUED = {
     "origin": "Origin",
     "sec-websocket-origin": "Sec-WebSocket-Origin",
 }
-#: Headers that hold comma-separated lists (RFC 7230 §7), bounded by ``Limits.max_list_items``.
+#: Headers that hold comma-separated lists (RFC 7230 §7), bounded by ``HandshakeLimits.max_list_items``.
 _LIST_VALUED = {
     "connection": "Connection",
     "upgrade": "Upgrade",
@@ -177,7 +177,7 @@ class Request:
 # ------------------------------------------------------------------------------------------------ parsing
 
 
-def parse_request(data: bytes | bytearray, limits: Limits) -> Request | None:
+def parse_request(data: bytes | bytearray, limits: HandshakeLimits) -> Request | None:
     """Parse the request head at the start of ``data``; ``None`` if its blank line has not arrived yet.
 
     Raises ``HandshakeError``: 414 or 431 for a head over ``limits`` (even an incomplete one), 405 (with
@@ -199,7 +199,7 @@ class HeadReader:
 
     __slots__ = ("_end", "_headers", "_limits", "_line", "_scan", "data")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: HandshakeLimits) -> None:
         self._limits = limits
         self.data = bytearray()
         self._scan = 0  # where the search for the next LF resumes
@@ -263,7 +263,7 @@ class HeadReader:
         return None
 
 
-def _parse_head(data: bytes | bytearray, end: int, consumed: int, limits: Limits) -> Request:
+def _parse_head(data: bytes | bytearray, end: int, consumed: int, limits: HandshakeLimits) -> Request:
     """The complete head ``data[: end + 1]`` (through the LF before its blank line), parsed and checked."""
     head = bytes(data[: end + 1]).replace(b"\r\n", b"\n")
     lines = head.split(b"\n")  # the request line, the header lines, and b"" after the last LF
@@ -275,7 +275,7 @@ def _parse_head(data: bytes | bytearray, end: int, consumed: int, limits: Limits
     return _validate(target, headers, consumed, limits)
 
 
-def _check_lines(lines: list[bytes], limits: Limits) -> None:
+def _check_lines(lines: list[bytes], limits: HandshakeLimits) -> None:
     """Limits on a complete head: request line (414), header count and header line length (431)."""
     if len(lines[0]) > limits.max_request_line:
         raise HandshakeError(414, "request line too long")
@@ -368,7 +368,7 @@ def _split_target(target: str) -> tuple[str, str]:
     return path, query_string
 
 
-def _validate(target: str, headers: Headers, consumed: int, limits: Limits) -> Request:
+def _validate(target: str, headers: Headers, consumed: int, limits: HandshakeLimits) -> Request:
     """RFC 6455 §4.2.1: what the server must check before it may answer 101."""
     index = headers._index
     for name, display in _SINGLE_VALUED.items():

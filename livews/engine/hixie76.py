@@ -39,7 +39,7 @@ from .connection import State, check_close
 from .errors import HandshakeError, InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
 from .events import CloseReceived, Event, TextMessage
 from .handshake import Headers
-from .limits import Limits
+from .limits import HandshakeLimits, MessageLimits
 from .utf8 import Utf8Decoder
 
 __all__ = [
@@ -62,7 +62,8 @@ HIXIE76_VERSION = 0
 #: bytes differ from RFC 6455 frames.
 HIXIE76_FRAMING = "hixie76"
 
-_DEFAULT_LIMITS = Limits()
+_HEAD_LIMITS = HandshakeLimits()
+_DEFAULT_LIMITS = MessageLimits()
 _UNLIMITED = sys.maxsize
 _KEY3_SIZE = 8
 _MAX_KEY_NUMBER = 0xFFFFFFFF
@@ -86,7 +87,7 @@ _SKIP_LENGTH = 4  # the declared bytes, discarded
 
 @dataclass(slots=True)
 class Hixie76Request:
-    """A hixie-76 opening handshake, with the fields of ``handshake.Request`` the server uses.
+    """A hixie-76 opening handshake: the fields of ``interface.UpgradeRequest``, and the draft's keys.
 
     ``consumed`` counts the head and the eight key bytes; anything after them is frame data.
     """
@@ -104,8 +105,6 @@ class Hixie76Request:
     subprotocols: list[str] = field(default_factory=list)
     consumed: int = 0
     version: int = HIXIE76_VERSION
-    key: str = ""
-    extensions: str | None = None
 
 
 def is_hixie76(headers: Headers) -> bool:
@@ -117,7 +116,7 @@ def is_hixie76(headers: Headers) -> bool:
     )
 
 
-def is_hixie76_request(data: bytes | bytearray, limits: Limits = _DEFAULT_LIMITS) -> bool | None:
+def is_hixie76_request(data: bytes | bytearray, limits: HandshakeLimits = _HEAD_LIMITS) -> bool | None:
     """Whether the request head in ``data`` is a hixie-76 handshake; ``None`` if the head is not complete.
 
     A head too malformed to read is not hixie-76 (False): the caller keeps its own rejection for it.
@@ -152,7 +151,7 @@ def challenge_response(key1: str, key2: str, key3: bytes) -> bytes:
     return hashlib.md5(_pack_key_numbers(key_number(key1), key_number(key2)) + key3).digest()
 
 
-def parse_request(data: bytes | bytearray, limits: Limits = _DEFAULT_LIMITS) -> Hixie76Request | None:
+def parse_request(data: bytes | bytearray, limits: HandshakeLimits = _HEAD_LIMITS) -> Hixie76Request | None:
     """Parse a hixie-76 opening handshake; ``None`` until the head and the eight key bytes have arrived.
 
     Raises ``HandshakeError``: 431 for a head over the limits, 405 for a method other than GET, 400 for
@@ -232,7 +231,7 @@ def accept_response(
     return head + challenge_response(request.key1, request.key2, request.key3)
 
 
-def _parse_head(data: bytes | bytearray, limits: Limits) -> tuple[str, str, Headers, int] | None:
+def _parse_head(data: bytes | bytearray, limits: HandshakeLimits) -> tuple[str, str, Headers, int] | None:
     """Method, target, headers and size of the request head; ``None`` until its blank line has arrived."""
     max_head = limits.max_request_line + limits.max_header_count * (limits.max_header_size + 2) + 4
     end = data.find(b"\r\n\r\n", 0, max_head)
@@ -305,7 +304,7 @@ class Hixie76Connection:
     #: hixie-76 has no ping/pong: ``send_ping`` sends nothing, so keepalive must not wait for a pong.
     supports_ping = False
 
-    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: MessageLimits = _DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.deflate = None
         self.version = HIXIE76_VERSION

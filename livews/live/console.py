@@ -37,12 +37,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..engine.codes import CloseCode
 from ..handler import Handler
 from ..patterns import compile_path
 from ..resource import Reject, Resource
 
 if TYPE_CHECKING:
-    from ..engine.handshake import Request
+    from ..engine.interface import UpgradeRequest
     from ..server.http import HttpRequest, Response
     from .handle import LiveServer
     from .reloader import ReloadReport
@@ -180,7 +181,7 @@ class Console:
 
     # ------------------------------------------------------------------------------------- protection
 
-    def _check_request(self, request: Request) -> None:
+    def _check_request(self, request: UpgradeRequest) -> None:
         """At the handshake: a browser's Origin must be the page's own; a token, if given, must be right."""
         origin = request.origin
         if origin is not None:
@@ -258,7 +259,7 @@ class Console:
     def resources(self) -> list[dict[str, Any]]:
         server = self.live._server
         rows = []
-        for entry in self.live._registry:
+        for entry in self.live._registry.entries():
             resource = entry.resource
             source = entry.source if isinstance(entry.source, str) else _shown(entry.source, self.live)
             rows.append(
@@ -347,7 +348,9 @@ class Console:
             client_id = command.get("id")
             for client in server.clients():
                 if client.id == client_id and client.path != self.ws_path:
-                    client.close(int(command.get("code") or 1000), str(command.get("reason") or "kicked"))
+                    client.close(
+                        int(command.get("code") or CloseCode.NORMAL), str(command.get("reason") or "kicked")
+                    )
                     return {"ok": True, "text": f"closed client #{client_id}"}
             return {"ok": False, "text": f"no connected client #{client_id}"}
         if action == "broadcast":
@@ -377,7 +380,7 @@ class _ConsoleSocket(Handler):
 
     def on_open(self) -> None:
         if not self.console.admits(self.client):
-            self.close(1008, "console: token required")
+            self.close(CloseCode.POLICY_VIOLATION, "console: token required")
             return
         self._admitted = True
         self.console._watch(self)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from ..engine.codes import CloseCode
 from ..handler import _MARK, Handler, collect
 from ..resource import Resource
 from ..server import Server
@@ -37,14 +38,14 @@ from .history import History, Text
 from .introspect import (
     ClientTable,
     Lines,
-    ResourceTable,
+    ResourceRows,
     SlowTable,
     Stats,
     format_bytes,
     format_duration,
 )
 from .loopthread import LoopThread
-from .registry import Entry, Registry
+from .registry import Registry
 from .reloader import DEFAULT_LOAD_TIMEOUT, DEFAULT_SETTLE, Reloader, ReloadReport, show_path
 from .watcher import HandlerWatcher
 
@@ -156,7 +157,7 @@ class LiveServer:
         for report in await self._reloader.load_all():
             self._record(report, announce=True)
         if self.console is not None:
-            self.console.check_free([entry.path for entry in self._registry])
+            self.console.check_free([resource.path for resource in self._registry])
             self.console.start()
         await self._server.start()
         if self.reload_enabled and self.handlers_dir is not None and self.handlers_dir.is_dir():
@@ -170,7 +171,7 @@ class LiveServer:
             self._watch_task = asyncio.get_running_loop().create_task(self._watcher.run())
             await self._watcher.ready.wait()
 
-    def stop(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+    def stop(self, code: int = CloseCode.GOING_AWAY, timeout: float | None = 30.0) -> None:
         """Close every connection with ``code`` (1001: going away), stop listening, end the thread."""
         if self._stopped or self._thread.thread is None:
             return
@@ -230,22 +231,22 @@ class LiveServer:
     @property
     def urls(self) -> list[str]:
         """``ws://host:port/path`` for every path served now."""
-        entries: list[Entry] = self._thread.call(list, self._registry)
-        return [self.url + entry.path for entry in entries]
+        resources: list[Resource] = self._thread.call(list, self._registry)
+        return [self.url + resource.path for resource in resources]
 
     # ----------------------------------------------------------------------------------- introspection
 
-    def resources(self) -> ResourceTable:
+    def resources(self) -> ResourceRows:
         """The resources served now (path, handler class, live client count, file they come from)."""
 
-        def snapshot() -> ResourceTable:
-            entries = list(self._registry)
+        def snapshot() -> ResourceRows:
+            entries = self._registry.entries()
             counts = {e.path: len(self._server.clients(e.path)) for e in entries}
             origins = {
                 e.path: e.source if isinstance(e.source, str) else show_path(e.source, self.handlers_dir)
                 for e in entries
             }
-            return ResourceTable([e.resource for e in entries], counts, origins)
+            return ResourceRows([e.resource for e in entries], counts, origins)
 
         return self._thread.call(snapshot)
 
@@ -363,9 +364,9 @@ class LiveServer:
         def do() -> None:
             target = self._client(client)
             if code is None and getattr(target, "_hold", None) is not None:
-                target.close(1011, reason or "internal error")
+                target.close(CloseCode.INTERNAL_ERROR, reason or "internal error")
             else:
-                target.close(1000 if code is None else code, reason)
+                target.close(CloseCode.NORMAL if code is None else code, reason)
 
         self._thread.call(do)
 

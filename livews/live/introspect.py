@@ -19,7 +19,7 @@ __all__ = [
     "ClientTable",
     "Column",
     "Lines",
-    "ResourceTable",
+    "ResourceRows",
     "SlowTable",
     "Stats",
     "Table",
@@ -103,8 +103,9 @@ def _cell(column: Column[Any], item: object) -> str:
     return "" if value is None else str(value)
 
 
-class ResourceTable(Table[Any]):
-    """The resources being served: path, handler class, file it came from, live client count."""
+class ResourceRows(Table[Any]):
+    """The resources being served, as printable rows: path, handler class, file it came from, live client
+    count (``livews.resource.ResourceTable`` is the other thing: what the server resolves paths with)."""
 
     noun = "resource"
 

@@ -1,6 +1,7 @@
 """The resource table the live layer edits while the server serves from it.
 
-The server only ever asks ``resolve(path)``; the registry answers from a plain dict that is replaced entry by
+The server only ever asks ``resolve(path)`` and iterates the resources served (for its URLs); the registry
+answers from a plain dict that is replaced entry by
 entry on the server loop, so a lookup never sees a half-edited table. Each entry remembers where it came from
 (a handler file, or ``"repl"`` for ``register()``), which is how a reload knows which paths a file owns and
 how ``resources()`` can say where a class lives.
@@ -116,8 +117,13 @@ class Registry:
     def paths_from(self, source: Path | str) -> list[str]:
         return [path for path, entry in self._entries.items() if entry.source == source]
 
-    def __iter__(self) -> Iterator[Entry]:
-        return iter(list(self._entries.values()))
+    def entries(self) -> list[Entry]:
+        """Every served path's entry: its resource and where it was declared (a snapshot list)."""
+        return list(self._entries.values())
+
+    def __iter__(self) -> Iterator[Any]:
+        """The resources served, as plain resources: what the server may ask of any table."""
+        return iter([entry.resource for entry in self._entries.values()])
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -472,7 +472,7 @@ class Reloader:
 
     def _repoint_others(self, path: Path, classes: ClassMap) -> None:
         """Paths registered elsewhere (e.g. from the REPL) with a class of this file follow it too."""
-        for entry in self.registry:
+        for entry in self.registry.entries():
             if entry.source == path:
                 continue
             new = classes(entry.handler_class)

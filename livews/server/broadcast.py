@@ -43,7 +43,7 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
         conn = client._conn
         if conn is None or conn.state is not _OPEN:
             continue
-        if binary and not getattr(conn, "supports_binary", True):
+        if binary and not conn.supports_binary:
             continue  # legacy hixie-76: the draft has no binary frames
         # Without compression a connection frames as it always does (hixie-76 differs from plain RFC 6455).
         key = conn.framing_key if compress or conn.deflate is None else PLAIN_FRAMING

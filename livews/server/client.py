@@ -12,11 +12,13 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from ..engine.connection import Connection, State, check_close
+from ..engine.codes import CloseCode
+from ..engine.connection import State, check_close
 from ..engine.handshake import Headers
 from ..engine.http import parse_cookies
 
 if TYPE_CHECKING:
+    from ..engine.interface import EngineConnection
     from ..handler import Handler
     from ..resource import Resource
     from .server import Server
@@ -68,7 +70,7 @@ class Client:
     close_code: int | None
     close_reason: str
 
-    _conn: Connection | None
+    _conn: EngineConnection | None
     _transport: asyncio.Transport | None
     _drain_waiter: asyncio.Future[None] | None
     _batching: bool  # True while a read is dispatched: sends are written once, when it is done
@@ -168,7 +170,7 @@ class Client:
             conn.send_ping(payload)
             self._flush()
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
         conn = self._conn
         if conn is None or conn.state is not State.OPEN:

@@ -33,13 +33,15 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from ..engine.connection import Connection, State
+from ..engine.codes import CloseCode
+from ..engine.connection import State
 from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
 from .hold import Hold, connection_ending, start_hold
 from .records import connection_fields
 
 if TYPE_CHECKING:
+    from ..engine.interface import EngineConnection
     from .server import Server
 
 __all__ = ["Dispatcher"]
@@ -66,7 +68,7 @@ class Dispatcher:
     messages_in: int
     close_code: int | None
     close_reason: str
-    _conn: Any
+    _conn: EngineConnection | None
     _transport: asyncio.Transport | None
     _queue: _Pending | None  # not None while an async method runs: later events wait here
     _task: asyncio.Task[None] | None
@@ -105,7 +107,7 @@ class Dispatcher:
             except Exception:
                 _log.exception("%s: a callback after the handler's call raised", self)
 
-    def _dispatch_pending(self, conn: Connection) -> None:
+    def _dispatch_pending(self, conn: EngineConnection) -> None:
         """Deliver every event the engine has, including a failure it held back until earlier messages."""
         held = self._held
         if held is not None:  # they came before anything the engine has now
@@ -311,7 +313,7 @@ class Dispatcher:
         self._failed = True
         conn = self._conn
         if conn is not None and conn.state is not State.CLOSED:
-            conn.fail(1011, "internal error")  # no internals on the wire
+            conn.fail(CloseCode.INTERNAL_ERROR, "internal error")  # no internals on the wire
             self._flush()
             self._dispatch_pending(conn)
         return False

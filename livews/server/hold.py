@@ -25,6 +25,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..engine.codes import CloseCode
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -124,5 +126,5 @@ def _timed_out(client: ServerProtocol, hold: Hold) -> None:
     )
     _end(client, "hold timed out; closed 1011")
     client._failed = True  # as without the hold: only on_close from now on
-    client.close(1011, "internal error")
+    client.close(CloseCode.INTERNAL_ERROR, "internal error")
     _drain(client)

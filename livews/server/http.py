@@ -27,7 +27,7 @@ from ..engine.handshake import reject_response
 from ..engine.http import HttpRequest, parse_plain_request
 
 if TYPE_CHECKING:
-    from ..engine.handshake import Request
+    from ..engine.interface import UpgradeRequest
     from ..resource import Resource
     from .server import Server
 
@@ -81,7 +81,7 @@ class Response:
 
 
 HttpHook = Callable[[HttpRequest], "Response | None"]
-UpgradeHeaders = Callable[["Request"], "Iterable[tuple[str, str]] | Mapping[str, str] | None"]
+UpgradeHeaders = Callable[["UpgradeRequest"], "Iterable[tuple[str, str]] | Mapping[str, str] | None"]
 
 
 def checked_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -152,7 +152,7 @@ def _checked(response: object) -> Response:
     return response
 
 
-def upgrade_headers(server: Server, resource: Resource, request: Request) -> list[tuple[str, str]]:
+def upgrade_headers(server: Server, resource: Resource, request: UpgradeRequest) -> list[tuple[str, str]]:
     """Extra headers for the 101 response: the server's hook, then the resource's; 500 if one fails."""
     found: list[tuple[str, str]] = []
     for hook in (server.response_headers, getattr(resource, "response_headers", None)):

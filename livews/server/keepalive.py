@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..engine.codes import CloseCode
 from ..engine.connection import State
 from .records import connection_fields
 
@@ -46,7 +47,7 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
                         timeout,
                         extra=connection_fields(client),
                     )
-                    conn.fail(1011, "keepalive ping timeout")
+                    conn.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
                     client._dispatch_pending(conn)
                     client._flush()
                 continue

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..engine.codes import CloseCode
+
 if TYPE_CHECKING:
     from .protocol import ServerProtocol
     from .server import Server
@@ -54,7 +56,7 @@ class Figures:
         figures.connections_total += 1
 
     def closed(self, client: ServerProtocol) -> None:
-        self.closes[client.close_code or 1006] += 1
+        self.closes[client.close_code or CloseCode.ABNORMAL] += 1
         figures = self.by_resource.get(client.resource.path)
         if figures is not None:
             figures.messages_in += client.messages_in

@@ -20,9 +20,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+from ..engine.codes import CloseCode
 from ..engine.connection import Connection, State
 from ..engine.errors import HandshakeError
-from ..engine.handshake import HeadReader, accept_response, reject_response, select_subprotocol
+from ..engine.handshake import HeadReader, Request, accept_response, reject_response, select_subprotocol
+from ..engine.interface import EngineConnection, UpgradeRequest
 from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
@@ -30,7 +32,6 @@ from .http import plain_answer, upgrade_headers
 from .records import connection_fields
 
 if TYPE_CHECKING:
-    from ..engine.handshake import Request
     from ..resource import Resource
     from .proxy import TrustedProxies
     from .server import Server
@@ -189,7 +190,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         except Exception:  # handler errors never get here (dispatch isolates them): this is livews's fault
             self._server_fault("data_received")
 
-    def _received(self, conn: Connection) -> None:
+    def _received(self, conn: EngineConnection) -> None:
         """Dispatch what the engine made of the bytes just read, then write what that produced."""
         events = conn.events_received()
         if events:
@@ -198,7 +199,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._yield()
         self._flush()
 
-    def _deliver(self, conn: Connection, events: list[Any]) -> None:
+    def _deliver(self, conn: EngineConnection, events: list[Any]) -> None:
         """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them; hold the rest.
 
         What handlers send meanwhile is batched: it goes out in one write at the end (or as soon as it
@@ -265,7 +266,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         if self._held is not None or self._unparsed:  # else the connection ended and delivered them
             self._step()
 
-    def _parse_unparsed(self, conn: Connection) -> None:
+    def _parse_unparsed(self, conn: EngineConnection) -> None:
         """The connection is ending: what was read still counts, before the end (at most one read)."""
         if self._unparsed:
             data, at = self._unparsed, self._unparsed_at
@@ -315,7 +316,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         transport = self._transport
         if conn is not None and conn.state is State.OPEN:
             try:
-                conn.fail(1011, "internal error")
+                conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
                 self._flush()
             except Exception:
                 _log.debug("%s: no 1011 close frame after the fault", self, exc_info=True)
@@ -364,7 +365,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         server = self.server
         try:
             try:
-                request: Any = head.feed(data)
+                request: UpgradeRequest | None = head.feed(data)
             except HandshakeError as exc:
                 request = self._hixie76_request(exc)  # legacy hixie-76: re-raises if not one
             if request is None:
@@ -381,11 +382,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._refuse(exc)
             return
         assert self._transport is not None
-        if request.version:
+        conn: EngineConnection
+        if isinstance(request, Request):
             self._transport.write(
                 accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
             )
-            conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
+            conn = Connection(resource.limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
         if self._timer is not None:
@@ -420,7 +422,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self.path,
                 extra=connection_fields(self),
             )
-            self._conn.fail(1011, "internal error")
+            self._conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
             self._flush()
             self._dispatch_pending(self._conn)
             return
@@ -449,7 +451,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self.server._head_bytes -= self._head_held
             self._head_held = 0
 
-    def _accept(self, request: Request) -> tuple[Resource, str | None, str | None, Any]:
+    def _accept(self, request: UpgradeRequest) -> tuple[Resource, str | None, str | None, Any]:
         """Everything that decides whether this request becomes a connection (RFC 6455 §4.2.2)."""
         server = self.server
         resource = server.resources.resolve(request.path)
@@ -481,6 +483,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 raise HandshakeError(500, "internal error")
         else:
             subprotocol = select_subprotocol(request.subprotocols, supported)
+        if not isinstance(request, Request):
+            return resource, subprotocol, None, None  # hixie-76 has no extensions
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
 
@@ -520,7 +524,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     # _handshake_data and the guard in _keepalive_ping. livews.engine.hixie76 is imported only when the
     # server's switch is on and a request failed the RFC 6455 parse.
 
-    def _hixie76_request(self, error: HandshakeError) -> Any:
+    def _hixie76_request(self, error: HandshakeError) -> UpgradeRequest | None:
         """The draft-76 request in the head (None until its 8 key bytes arrive), or re-raise ``error``.
 
         The RFC 6455 parse refuses every draft-76 request with 400 or 426 (no key, no version); with the
@@ -536,11 +540,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             raise error
         return hixie76.parse_request(self._head.data, server.limits)
 
-    def _hixie76_accept(self, request: Any, resource: Resource, subprotocol: str | None) -> Any:
+    def _hixie76_accept(
+        self, request: UpgradeRequest, resource: Resource, subprotocol: str | None
+    ) -> EngineConnection:
         """Write the draft-76 response; return the connection that speaks the draft."""
         from ..engine import hixie76
 
-        assert self._transport is not None
+        assert self._transport is not None and isinstance(request, hixie76.Hixie76Request)
         secure = self.server.ssl is not None
         self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
         return hixie76.Hixie76Connection(resource.limits)
@@ -613,7 +619,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.server.figures.write_buffer_drops += 1
         conn = self._conn
         assert conn is not None and self._transport is not None
-        conn.fail(1008, "client not reading")
+        conn.fail(CloseCode.POLICY_VIOLATION, "client not reading")
         conn.data_to_send()  # the close frame cannot get past the unread bytes
         self._transport.abort()
 
@@ -630,7 +636,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     # ------------------------------------------------------------------------------------- keepalive
 
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
-        if not getattr(self._conn, "supports_ping", True):
+        conn = self._conn
+        if conn is None or not conn.supports_ping:
             return  # legacy hixie-76: the draft has no ping, so no pong will ever come
         self._ping_sent_at = self._last_ping_at = now
         self._ping_payload = payload

@@ -1,6 +1,7 @@
 """The server: listen, hand each connection to a protocol, index live clients, shut down gracefully.
 
-Knows resources only through ``resolve(path)``, so the live layer can hand it an editable table. Keeps, per
+Knows resources only through ``resolve(path)`` and an iteration of them, so the live layer can hand it an
+editable table. Keeps, per
 path, the set of open clients: ``clients(path)`` and broadcast read it, ``max_clients`` counts it.
 """
 
@@ -15,7 +16,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..engine.limits import Limits
+from ..engine.codes import CloseCode
+from ..engine.limits import HandshakeLimits
 from ..resource import Resource, Resources, ResourceTable
 from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
@@ -45,7 +47,8 @@ _log = logging.getLogger("livews.server")
 class Server:
     """A WebSocket server for a table of resources.
 
-    resources: a ``Resources`` table, anything with ``resolve(path)``, or an iterable of ``Resource``.
+    resources: a ``Resources`` table, anything with ``resolve(path)`` that iterates its ``Resource`` objects,
+        or an iterable of ``Resource``.
     host, port: where to listen (port 0 picks a free port; read it back from ``port``).
     ssl: an ``ssl.SSLContext`` to serve ``wss://``.
     ping_interval, ping_timeout: keepalive pings (seconds); ``ping_interval=None`` turns keepalive off.
@@ -58,8 +61,9 @@ class Server:
         ``None`` (the default) leaves it to ``max_clients`` per resource and to the process's descriptors.
     max_handshake_buffer: bytes all opening handshakes still incomplete after a read may hold together
         (each at most the head limits of ``limits``); a handshake whose bytes would pass it answers 503.
-    limits: opening-handshake limits, a ``Limits`` (``max_head_size``, ``max_request_line``,
-        ``max_header_size``, ``max_header_count``, ``max_list_items``; message limits are per resource).
+    limits: opening-handshake limits, a ``HandshakeLimits`` (``max_head_size``, ``max_request_line``,
+        ``max_header_size``, ``max_header_count``, ``max_list_items``). Message limits are each resource's
+        (``Resource(max_frame_size=...)``): anything else here is a ``TypeError`` that says so.
     max_pending_events: events that may wait behind a running ``async`` handler method before the server
         stops reading from that client (it resumes when half of them are delivered).
     reuse_port: set ``SO_REUSEPORT`` so several processes can serve the same port (the kernel spreads
@@ -117,7 +121,7 @@ class Server:
         max_write_buffer: int = 16 * 1024 * 1024,
         max_connections: int | None = None,
         max_handshake_buffer: int = 16 * 1024 * 1024,
-        limits: Limits | None = None,
+        limits: HandshakeLimits | None = None,
         legacy_hixie76: bool = False,
         max_pending_events: int = DEFAULT_MAX_PENDING,
         reuse_port: bool = False,
@@ -147,7 +151,7 @@ class Server:
         self.max_write_buffer = max_write_buffer
         self.max_connections = max_connections
         self.max_handshake_buffer = max_handshake_buffer
-        self.limits = limits or Limits()
+        self.limits = _handshake_limits(limits)
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
@@ -239,7 +243,7 @@ class Server:
 
     async def close(
         self,
-        code: int = 1001,
+        code: int = CloseCode.GOING_AWAY,
         reason: str = "server shutting down",
         timeout: float = 5.0,
         *,
@@ -331,7 +335,7 @@ class Server:
 
     @property
     def urls(self) -> list[str]:
-        return [self.url + r.path for r in _paths(self.resources)] or [self.url]
+        return [self.url + resource.path for resource in self.resources] or [self.url]
 
     def clients(self, path: str | None = None) -> list[Client]:
         """Open (and closing) clients: all of them, or those connected to ``path`` (a snapshot list).
@@ -441,7 +445,7 @@ class Server:
         self.figures.closed(client)
         if _log.isEnabledFor(logging.INFO):
             fields = connection_fields(client)
-            fields["code"] = code = client.close_code or 1006
+            fields["code"] = code = client.close_code or CloseCode.ABNORMAL
             fields["duration"] = round(time.monotonic() - client.connected_at, 3)
             _log.info(
                 "client #%d closed %s from %s: %d after %.3fs",
@@ -457,11 +461,17 @@ class Server:
             lost.set_result(None)
 
 
-def _paths(resources: Any) -> list[Any]:
-    try:
-        return [getattr(r, "resource", r) for r in resources]
-    except TypeError:
-        return []
+def _handshake_limits(limits: object) -> HandshakeLimits:
+    """``limits`` if they are handshake limits; a ``TypeError`` naming the right owner for anything else."""
+    if limits is None:
+        return HandshakeLimits()
+    if not isinstance(limits, HandshakeLimits):
+        raise TypeError(
+            f"Server(limits=...) takes HandshakeLimits (the opening handshake's), not "
+            f"{type(limits).__name__}: message limits (max_frame_size, max_message_size, max_frame_count) "
+            "are set per resource, Resource(path, handler, max_frame_size=...)"
+        )
+    return limits
 
 
 async def serve(resources: ResourceTable | Iterable[Resource], **options: Any) -> None:

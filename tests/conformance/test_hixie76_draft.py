@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from livews.engine import CloseReceived, HandshakeError, Limits, State, TextMessage
+from livews.engine import CloseReceived, HandshakeError, HandshakeLimits, State, TextMessage
 from livews.engine.hixie76 import (
     Hixie76Connection,
     Hixie76Request,
@@ -223,7 +223,7 @@ def test_tab_and_non_ascii_in_other_header_values_are_accepted() -> None:
 
 
 def test_head_over_the_limits_is_rejected_with_431() -> None:
-    limits = Limits(max_header_count=4)
+    limits = HandshakeLimits(max_header_count=4)
     data = opening_handshake(make_keys(), extra=[("X-Pad", "y")])
     with pytest.raises(HandshakeError) as info:
         parse_request(data, limits)
@@ -231,7 +231,7 @@ def test_head_over_the_limits_is_rejected_with_431() -> None:
 
 
 def test_endless_head_is_rejected_with_431_before_its_end() -> None:
-    limits = Limits(max_request_line=100, max_header_count=2, max_header_size=100)
+    limits = HandshakeLimits(max_request_line=100, max_header_count=2, max_header_size=100)
     with pytest.raises(HandshakeError) as info:
         parse_request(b"GET / HTTP/1.1\r\nX: " + b"a" * 400, limits)
     assert info.value.status == 431

@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from livews.engine import BinaryMessage, Connection, Event, Limits, State, TextMessage, masking
+from livews.engine import BinaryMessage, Connection, Event, MessageLimits, State, TextMessage, masking
 from livews.engine.deflate import PerMessageDeflate
 from tests.wire import client_frame, close_payload, feed, random_mask
 
@@ -133,7 +133,7 @@ def test_no_buffer_once_the_connection_failed_mid_frame() -> None:
 
 
 def test_a_declared_frame_over_the_limit_fails_before_any_buffer_is_offered() -> None:
-    conn = Connection(Limits(max_frame_size=_BIG, max_message_size=_BIG))
+    conn = Connection(MessageLimits(max_frame_size=_BIG, max_message_size=_BIG))
     events = feed(conn, _frame(0x2, b"d" * (_BIG + 1))[:20])
     assert events[-1].code == 1009  # type: ignore[attr-defined]
     assert conn.receive_buffer() is None

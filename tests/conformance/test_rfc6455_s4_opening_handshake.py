@@ -13,7 +13,7 @@ from websockets.protocol import State as ClientState
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
-from livews.engine import HandshakeError, Limits
+from livews.engine import HandshakeError, HandshakeLimits
 from livews.engine.handshake import (
     Request,
     accept_key,
@@ -59,14 +59,14 @@ def make_request(
 
 
 def parse(data: bytes) -> Request:
-    request = parse_request(data, Limits())
+    request = parse_request(data, HandshakeLimits())
     assert request is not None
     return request
 
 
 def refusal(data: bytes) -> HandshakeError:
     with pytest.raises(HandshakeError) as info:
-        parse_request(data, Limits())
+        parse_request(data, HandshakeLimits())
     return info.value
 
 

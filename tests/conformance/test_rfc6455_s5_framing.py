@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from livews.engine import BinaryMessage, CloseReceived, Connection, Limits, PingReceived, State, TextMessage
+from livews.engine import (
+    BinaryMessage,
+    CloseReceived,
+    Connection,
+    MessageLimits,
+    PingReceived,
+    State,
+    TextMessage,
+)
 from tests.wire import client_frame, close_payload, feed, server_frames
 
 
@@ -86,7 +94,7 @@ def test_64_bit_length_encoding_a_value_below_65536_fails_with_1002() -> None:
 
 
 def test_64_bit_length_with_the_most_significant_bit_set_fails_with_1002() -> None:
-    conn = Connection(Limits(max_frame_size=None, max_message_size=None))
+    conn = Connection(MessageLimits(max_frame_size=None, max_message_size=None))
     header = bytes((0x82, 0xFF)) + (1 << 63 | 70000).to_bytes(8, "big") + b"\0\0\0\0"
     events = feed(conn, header)
     assert_failed_with(conn, events, 1002)

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from livews.engine import BinaryMessage, CloseReceived, Connection, Limits, TextMessage
+from livews.engine import BinaryMessage, CloseReceived, Connection, MessageLimits, TextMessage
 from livews.engine.deflate import STREAM_COST, DeflateConfig, compressed_budget, negotiate
 from tests.wire import client_frame, feed, server_frames
 
@@ -21,11 +21,11 @@ def deflated(data: bytes, compressor: zlib._Compress | None = None) -> bytes:
 
 
 def connection(
-    offer: str = "permessage-deflate", limits: Limits | None = None, **config: object
+    offer: str = "permessage-deflate", limits: MessageLimits | None = None, **config: object
 ) -> Connection:
     _, codec = negotiate(offer, DeflateConfig(**config))  # type: ignore[arg-type]
     assert codec is not None
-    return Connection(limits or Limits(), deflate=codec)
+    return Connection(limits or MessageLimits(), deflate=codec)
 
 
 def test_compressed_text_message_is_inflated() -> None:
@@ -72,7 +72,7 @@ def test_uncompressed_message_is_still_allowed_when_the_extension_is_agreed() ->
 
 
 def test_zip_bomb_closes_with_1009_as_soon_as_the_inflated_size_passes_the_limit() -> None:
-    conn = connection(limits=Limits(max_message_size=1024 * 1024))
+    conn = connection(limits=MessageLimits(max_message_size=1024 * 1024))
     bomb = deflated(b"\0" * (50 * 1024 * 1024))
     assert len(bomb) < 100_000
     assert feed(conn, client_frame(0x2, bomb, rsv=4))[-1].code == 1009
@@ -135,7 +135,7 @@ def test_compressed_fragmented_send_sets_rsv1_on_the_first_frame_only() -> None:
 def test_a_message_of_empty_deflate_blocks_closes_with_1009_once_its_compressed_budget_is_spent() -> None:
     # Empty final blocks inflate to nothing, so only the budget on compressed input can stop them.
     limit = 64 * 1024
-    conn = connection(limits=Limits(max_message_size=limit, max_frame_size=None))
+    conn = connection(limits=MessageLimits(max_message_size=limit, max_frame_size=None))
     budget = compressed_budget(limit)
     assert budget is not None
     blocks = bytes.fromhex("0300") * (budget // (2 + STREAM_COST) + 1)

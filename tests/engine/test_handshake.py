@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from livews.engine import HandshakeError, Limits, deflate, handshake
+from livews.engine import HandshakeError, HandshakeLimits, deflate, handshake
 from livews.engine.handshake import (
     Headers,
     HeadReader,
@@ -27,9 +27,9 @@ HEADER_LINES = [
     b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
 ]
 SAMPLE = REQUEST_LINE + b"\r\n" + b"".join(line + b"\r\n" for line in HEADER_LINES) + b"\r\n"
-DEFAULT = Limits()
-# Limits the sample meets exactly: one byte or one header more breaks each of them.
-EXACT = Limits(
+DEFAULT = HandshakeLimits()
+# HandshakeLimits the sample meets exactly: one byte or one header more breaks each of them.
+EXACT = HandshakeLimits(
     max_request_line=len(REQUEST_LINE),
     max_header_count=len(HEADER_LINES),
     max_header_size=max(map(len, HEADER_LINES)),
@@ -41,13 +41,13 @@ def with_headers(*lines: bytes, request_line: bytes = REQUEST_LINE, eol: bytes =
     return request_line + eol + b"".join(line + eol for line in [*HEADER_LINES, *lines]) + eol
 
 
-def refusal(data: bytes | bytearray, limits: Limits = DEFAULT) -> HandshakeError:
+def refusal(data: bytes | bytearray, limits: HandshakeLimits = DEFAULT) -> HandshakeError:
     with pytest.raises(HandshakeError) as info:
         parse_request(data, limits)
     return info.value
 
 
-def parsed(data: bytes | bytearray, limits: Limits = DEFAULT) -> Request:
+def parsed(data: bytes | bytearray, limits: HandshakeLimits = DEFAULT) -> Request:
     request = parse_request(data, limits)
     assert request is not None
     return request
@@ -56,8 +56,8 @@ def parsed(data: bytes | bytearray, limits: Limits = DEFAULT) -> Request:
 # ------------------------------------------------------------------------------------ incremental parsing
 
 
-@pytest.mark.parametrize("limits", [Limits(), EXACT], ids=["default_limits", "exact_limits"])
-def test_head_split_at_every_byte_is_incomplete_until_its_last_byte(limits: Limits) -> None:
+@pytest.mark.parametrize("limits", [HandshakeLimits(), EXACT], ids=["default_limits", "exact_limits"])
+def test_head_split_at_every_byte_is_incomplete_until_its_last_byte(limits: HandshakeLimits) -> None:
     for size in range(len(SAMPLE)):
         assert parse_request(SAMPLE[:size], limits) is None, size
     request = parsed(SAMPLE, limits)
@@ -70,7 +70,7 @@ def test_head_fed_in_growing_bytearray_gives_the_same_request_as_bytes() -> None
     results = []
     for byte in SAMPLE:
         buffer.append(byte)
-        results.append(parse_request(buffer, Limits()))
+        results.append(parse_request(buffer, HandshakeLimits()))
     assert results[:-1] == [None] * (len(SAMPLE) - 1)
     assert results[-1] == parsed(SAMPLE)
 
@@ -130,7 +130,7 @@ def test_header_line_one_byte_over_the_limit_is_refused_with_431() -> None:
 
 
 def test_one_header_more_than_the_limit_is_refused_with_431() -> None:
-    limits = Limits(max_header_count=len(HEADER_LINES) + 1)
+    limits = HandshakeLimits(max_header_count=len(HEADER_LINES) + 1)
     assert parsed(with_headers(b"X-A: 1"), limits).version == 13
     assert refusal(with_headers(b"X-A: 1", b"X-B: 2"), limits).status == 431
 
@@ -151,7 +151,7 @@ def test_endless_request_line_is_refused_with_414_before_any_line_end() -> None:
 def test_endless_header_line_is_refused_with_431_as_soon_as_it_passes_the_limit() -> None:
     start = REQUEST_LINE + b"\r\n" + HEADER_LINES[0] + b"\r\nX-Endless: "
     limit = len(HEADER_LINES[0]) + 4
-    limits = Limits(max_header_size=limit)
+    limits = HandshakeLimits(max_header_size=limit)
     line_start = len(start) - len(b"X-Endless: ")
     data = start + b"a" * 100
     assert parse_request(data[: line_start + limit], limits) is None
@@ -159,12 +159,12 @@ def test_endless_header_line_is_refused_with_431_as_soon_as_it_passes_the_limit(
 
 
 def test_endless_header_line_is_refused_even_when_the_head_is_small_overall() -> None:
-    limits = Limits(max_header_size=10)
+    limits = HandshakeLimits(max_header_size=10)
     assert refusal(REQUEST_LINE + b"\r\nX-Endless: aaaa", limits).status == 431
 
 
 def test_endless_stream_of_headers_is_refused_with_431_before_the_blank_line() -> None:
-    limits = Limits(max_header_count=3)
+    limits = HandshakeLimits(max_header_count=3)
     data = REQUEST_LINE + b"\r\n" + b"X-A: 1\r\n" * 3
     assert parse_request(data, limits) is None
     assert parse_request(data + b"\r", limits) is None  # may still be the blank line
@@ -410,7 +410,7 @@ def test_head_reader_gives_the_same_request_however_the_head_is_split(size: int)
 
 
 def test_head_reader_refuses_a_dripped_head_as_soon_as_it_passes_max_head_size() -> None:
-    limits = Limits(max_head_size=len(SAMPLE) + 100)
+    limits = HandshakeLimits(max_head_size=len(SAMPLE) + 100)
     data = with_headers(b"X: " + b"a" * 200)
     reader = HeadReader(limits)
     for i in range(limits.max_head_size):
@@ -423,8 +423,8 @@ def test_head_reader_refuses_a_dripped_head_as_soon_as_it_passes_max_head_size()
 def test_complete_head_of_exactly_max_head_size_is_accepted_and_one_byte_more_refused() -> None:
     pad = b"X-Pad: " + b"p" * 50
     data = with_headers(pad)
-    assert parsed(data, Limits(max_head_size=len(data))).consumed == len(data)
-    assert refusal(data, Limits(max_head_size=len(data) - 1)).status == 431
+    assert parsed(data, HandshakeLimits(max_head_size=len(data))).consumed == len(data)
+    assert refusal(data, HandshakeLimits(max_head_size=len(data) - 1)).status == 431
 
 
 def test_default_head_limit_is_16_kib_in_total_not_a_product_of_line_limits() -> None:
@@ -456,7 +456,7 @@ def test_a_head_with_a_hixie76_key_after_it_is_reparsed_only_from_the_stored_end
     ],
 )
 def test_list_header_over_max_list_items_is_refused_with_400(name: bytes, element: bytes) -> None:
-    limits = Limits(max_list_items=20)
+    limits = HandshakeLimits(max_list_items=20)
     base = [line for line in HEADER_LINES if not line.lower().startswith(name.lower() + b":")]
 
     def head(count: int) -> bytes:
@@ -472,7 +472,7 @@ def test_list_header_over_max_list_items_is_refused_with_400(name: bytes, elemen
 
 
 def test_extension_parameters_count_as_list_items() -> None:
-    limits = Limits(max_list_items=4)
+    limits = HandshakeLimits(max_list_items=4)
     lines = [line for line in HEADER_LINES if not line.startswith(b"Sec-WebSocket-Extensions")]
 
     def head(offer: bytes) -> bytes:
@@ -486,7 +486,7 @@ def test_a_long_extension_offer_list_is_refused_before_it_is_parsed(monkeypatch:
     # 950 KiB of "x, x, ..." used to be parsed into Python objects offer by offer (about half a second).
     parses = []
     monkeypatch.setattr(deflate, "_parse_extensions", lambda header: parses.append(header))
-    limits = Limits(max_header_size=2**20, max_head_size=2**21)
+    limits = HandshakeLimits(max_header_size=2**20, max_head_size=2**21)
     offer = b"Sec-WebSocket-Extensions: " + b", ".join([b"x"] * 300_000)
     error = refusal(with_headers(offer), limits)
     assert error.status == 400 and not parses

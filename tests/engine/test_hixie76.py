@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from livews.engine import PLAIN_FRAMING, CloseReceived, Connection, Limits, Opcode, State, TextMessage
+from livews.engine import PLAIN_FRAMING, CloseReceived, Connection, MessageLimits, Opcode, State, TextMessage
 from livews.engine.hixie76 import HIXIE76_FRAMING, HIXIE76_VERSION, Hixie76Connection
 from tests.hixie76_wire import text_frame
 
@@ -140,19 +140,19 @@ def test_many_frames_in_one_read_come_out_in_order() -> None:
 
 
 def test_text_frame_over_max_message_size_fails_with_1009() -> None:
-    conn = Hixie76Connection(Limits(max_message_size=10))
+    conn = Hixie76Connection(MessageLimits(max_message_size=10))
     assert feed(conn, text_frame("x" * 11)) == [CloseReceived(1009, "message too big", False)]
     assert conn.close_transport and conn.data_to_send() == b""
 
 
 def test_text_frame_at_max_message_size_is_delivered() -> None:
-    conn = Hixie76Connection(Limits(max_message_size=10))
+    conn = Hixie76Connection(MessageLimits(max_message_size=10))
     assert feed(conn, text_frame("x" * 10)) == [TextMessage("x" * 10)]
 
 
 def test_endless_text_frame_fails_at_the_limit_without_buffering_more() -> None:
     limit = 64 * 1024
-    conn = Hixie76Connection(Limits(max_message_size=limit))
+    conn = Hixie76Connection(MessageLimits(max_message_size=limit))
     conn.receive_data(b"\x00")
     chunk = b"a" * 4096
     sent = 0
@@ -165,32 +165,32 @@ def test_endless_text_frame_fails_at_the_limit_without_buffering_more() -> None:
 
 
 def test_text_frame_over_the_limit_in_one_read_fails_before_decoding() -> None:
-    conn = Hixie76Connection(Limits(max_message_size=4))
+    conn = Hixie76Connection(MessageLimits(max_message_size=4))
     assert feed(conn, b"\x00" + b"\xc0" * 10 + b"\xff") == [CloseReceived(1009, "message too big", False)]
 
 
 def test_max_frame_size_also_bounds_a_text_frame() -> None:
-    conn = Hixie76Connection(Limits(max_frame_size=4, max_message_size=None))
+    conn = Hixie76Connection(MessageLimits(max_frame_size=4, max_message_size=None))
     assert feed(conn, text_frame("abcde")) == [CloseReceived(1009, "message too big", False)]
 
 
 def test_declared_length_over_max_frame_size_fails_before_its_bytes() -> None:
-    conn = Hixie76Connection(Limits(max_frame_size=100))
+    conn = Hixie76Connection(MessageLimits(max_frame_size=100))
     assert feed(conn, b"\x80\x81\x00") == [CloseReceived(1009, "frame too big", False)]
 
 
 def test_discarded_sentinel_frame_over_max_frame_size_fails() -> None:
-    conn = Hixie76Connection(Limits(max_frame_size=4))
+    conn = Hixie76Connection(MessageLimits(max_frame_size=4))
     assert feed(conn, b"\x01abcde") == [CloseReceived(1009, "frame too big", False)]
 
 
 def test_absurd_declared_length_without_limits_fails_with_1002() -> None:
-    conn = Hixie76Connection(Limits(max_frame_size=None, max_message_size=None))
+    conn = Hixie76Connection(MessageLimits(max_frame_size=None, max_message_size=None))
     assert feed(conn, b"\x80" + b"\xff" * 9 + b"\x7f") == [
         CloseReceived(1002, "frame length too long", False)
     ]
 
 
 def test_unlimited_connection_accepts_a_large_text_frame() -> None:
-    conn = Hixie76Connection(Limits(max_frame_size=None, max_message_size=None))
+    conn = Hixie76Connection(MessageLimits(max_frame_size=None, max_message_size=None))
     assert feed(conn, text_frame("y" * 100_000)) == [TextMessage("y" * 100_000)]

@@ -11,12 +11,12 @@ import tracemalloc
 
 import pytest
 
-from livews.engine import BinaryMessage, Connection, Limits, TextMessage, masking
+from livews.engine import BinaryMessage, Connection, MessageLimits, TextMessage, masking
 from livews.engine.deflate import PerMessageDeflate
 from tests.wire import client_frame, feed
 
 MiB = 1024 * 1024
-UNLIMITED = Limits(max_frame_size=None, max_message_size=None, max_frame_count=None)
+UNLIMITED = MessageLimits(max_frame_size=None, max_message_size=None, max_frame_count=None)
 
 
 def held_while_feeding(conn: Connection, pieces: list[bytes]) -> int:

@@ -16,7 +16,8 @@ from livews.engine import (
     CloseReceived,
     Connection,
     HandshakeError,
-    Limits,
+    HandshakeLimits,
+    MessageLimits,
     PingReceived,
     PongReceived,
     State,
@@ -30,17 +31,20 @@ __all__ = ["TARGETS", "deflate", "frames", "handshake"]
 
 #: Close codes the engine may fail a connection with, or report from a peer's valid close frame.
 _ENGINE_CODES = {1002, 1007, 1009}
-_SMALL = Limits(
-    max_frame_size=4096,
-    max_message_size=8192,
-    max_frame_count=16,
+_SMALL = MessageLimits(max_frame_size=4096, max_message_size=8192, max_frame_count=16)
+_SMALL_HEAD = HandshakeLimits(
     max_request_line=256,
     max_header_count=16,
     max_header_size=256,
     max_head_size=1024,
     max_list_items=8,
 )
-_LIMITS = (Limits(), _SMALL, Limits(max_frame_size=None, max_message_size=None, max_frame_count=None))
+_LIMITS = (
+    MessageLimits(),
+    _SMALL,
+    MessageLimits(max_frame_size=None, max_message_size=None, max_frame_count=None),
+)
+_HEAD_LIMITS = (HandshakeLimits(), _SMALL_HEAD)
 
 
 def _pieces(data: bytes, sizes: bytes) -> Iterator[bytes]:
@@ -98,7 +102,7 @@ def handshake(data: bytes) -> None:
     """Any bytes as a request head, in any split: a Request, None (incomplete) or a HandshakeError."""
     if len(data) < 2:
         return
-    limits = _LIMITS[data[0] % 2]
+    limits = _HEAD_LIMITS[data[0] % 2]
     split = data[1:2] if data[0] & 2 else b""
     head = data[2:]
     reader = HeadReader(limits)

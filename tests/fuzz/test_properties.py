@@ -16,7 +16,8 @@ from livews.engine import (
     Connection,
     Event,
     HandshakeError,
-    Limits,
+    HandshakeLimits,
+    MessageLimits,
     PingReceived,
     PongReceived,
     TextMessage,
@@ -95,7 +96,7 @@ def test_any_split_of_a_stream_gives_the_same_events(
 @given(st.binary(max_size=2000), st.lists(st.integers(0, 10**6), max_size=20), st.booleans())
 def test_random_bytes_give_only_protocol_errors(data: bytes, points: list[int], compressed: bool) -> None:
     conn = Connection(
-        Limits(max_frame_size=1024, max_message_size=2048),
+        MessageLimits(max_frame_size=1024, max_message_size=2048),
         deflate=PerMessageDeflate() if compressed else None,
     )
     events = events_of(conn, cut(data, points))  # never raises
@@ -170,7 +171,7 @@ def _split_frames(wire: bytes) -> list[bytes]:
 @given(st.lists(st.integers(0, 10**6), max_size=30))
 def test_any_split_of_a_head_gives_the_same_request(points: list[int]) -> None:
     data = HEAD + b"\x81\x80after"
-    reader = HeadReader(Limits())
+    reader = HeadReader(HandshakeLimits())
     request = None
     pieces = cut(data, points)
     for i, piece in enumerate(pieces):
@@ -178,14 +179,14 @@ def test_any_split_of_a_head_gives_the_same_request(points: list[int]) -> None:
         if request is not None:
             rest = bytes(reader.data[request.consumed :]) + b"".join(pieces[i + 1 :])
             break
-    assert request == parse_request(data, Limits())
+    assert request == parse_request(data, HandshakeLimits())
     assert rest == b"\x81\x80after"
 
 
 @BOUNDED
 @given(st.binary(max_size=600), st.lists(st.integers(0, 10**6), max_size=10))
 def test_random_bytes_as_a_head_give_only_handshake_errors(data: bytes, points: list[int]) -> None:
-    limits = Limits(max_request_line=200, max_header_size=200, max_head_size=400)
+    limits = HandshakeLimits(max_request_line=200, max_header_size=200, max_head_size=400)
     reader = HeadReader(limits)
     try:
         for piece in cut(HEAD[: len(data) % len(HEAD)] + data, points):
