@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from enum import StrEnum
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -25,17 +25,24 @@ if TYPE_CHECKING:
 __all__ = ["Client", "ClientState", "ConnectionClosed"]
 
 
-class ClientState(StrEnum):
+class ClientState(str, Enum):
     """Where a client is in its life: the engine's ``State`` names, plus ``CONNECTING`` before the handshake.
 
     The engine's ``Connection`` exists only after the handshake, so it has no connecting state; a ``Client``
-    exists from the first byte. A ``str`` enum, so ``client.state == "OPEN"`` and JSON listings keep working.
+    exists from the first byte. A ``str`` enum, so ``client.state == "OPEN"`` and JSON listings keep working,
+    and it prints as its name (``StrEnum`` would, but it is Python 3.11+ and livews supports 3.10).
     """
 
     CONNECTING = "CONNECTING"
     OPEN = "OPEN"
     CLOSING = "CLOSING"
     CLOSED = "CLOSED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 class ConnectionClosed(Exception):
