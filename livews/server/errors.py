@@ -177,27 +177,34 @@ class ErrorRecord:
                 f"error #{self.number} no longer keeps its frames "
                 f"(only the last {KEEP_FRAMES} errors and those of held connections do)"
             )
-        if commands is None and (stdin is not None or stdout is not None):
+        # pdb's quit and continue turn off the thread's tracer (sys.settrace(None)); the frames here have
+        # finished, so the session traced nothing, and a tracer that ran before (coverage, an IDE's debugger)
+        # must run after it too.
+        tracer = sys.gettrace()
+        try:
+            if commands is None and (stdin is not None or stdout is not None):
+                import pdb
+
+                debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
+                debugger.reset()
+                debugger.interaction(None, tb)
+                return None
+            if commands is None:
+                debugger = _interactive_debugger_class()()
+                debugger.reset()
+                debugger.interaction(None, tb)
+                return None
             import pdb
 
-            debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
+            script = io.StringIO("".join(f"{line}\n" for line in [*commands, "q"]))
+            output = io.StringIO()
+            debugger = pdb.Pdb(stdin=script, stdout=output)
+            debugger.use_rawinput = False
             debugger.reset()
             debugger.interaction(None, tb)
-            return None
-        if commands is None:
-            debugger = _interactive_debugger_class()()
-            debugger.reset()
-            debugger.interaction(None, tb)
-            return None
-        import pdb
-
-        script = io.StringIO("".join(f"{line}\n" for line in [*commands, "q"]))
-        output = io.StringIO()
-        debugger = pdb.Pdb(stdin=script, stdout=output)
-        debugger.use_rawinput = False
-        debugger.reset()
-        debugger.interaction(None, tb)
-        return _ANSI_COLOUR.sub("", output.getvalue())
+            return _ANSI_COLOUR.sub("", output.getvalue())
+        finally:
+            sys.settrace(tracer)
 
     def _drop_frames(self) -> None:
         """Let go of the frames (and so their locals); the text stays."""

@@ -11,6 +11,7 @@ import io
 import logging
 import socket
 import subprocess
+import sys
 
 import pytest
 from websockets.asyncio.client import connect
@@ -80,6 +81,29 @@ async def test_without_debug_on_error_a_raising_handler_still_closes_with_1011_a
         session, screen = io.StringIO("p message\nc\n"), io.StringIO()
         assert record.debug(stdin=session, stdout=screen) is None  # an attached prompt's own streams
         assert "'1/0'" in screen.getvalue()
+
+
+async def test_a_debugger_session_on_an_error_leaves_the_threads_tracer_as_it_found_it() -> None:
+    """pdb turns tracing off on quit; a tracer that ran before ``debug()`` (coverage, an IDE) runs after."""
+    async with serving(Resource("/d", Divide)) as server:
+        async with connect(url(server, "/d")) as ws:
+            await ws.send("1/0")
+            assert await _closed_code(ws) == 1011
+        [record] = list(server.errors)
+        previous = sys.gettrace()
+
+        def tracer(frame: object, event: str, arg: object) -> None:
+            return None
+
+        sys.settrace(tracer)
+        try:
+            assert record.debug(commands=["p bottom"]) is not None
+            after_commands = sys.gettrace()
+            assert record.debug(stdin=io.StringIO("c\n"), stdout=io.StringIO()) is None
+            after_session = sys.gettrace()
+        finally:
+            sys.settrace(previous)
+        assert after_commands is tracer and after_session is tracer
 
 
 async def test_a_held_connection_stays_open_queues_later_messages_and_retry_reaches_the_fixed_class() -> None:
