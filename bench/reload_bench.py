@@ -9,7 +9,7 @@ section times the swap alone on N plain instances, without server or files.
     python bench/reload_bench.py                       # N = 0, 1000, 10000; 40 saves each
     python bench/reload_bench.py --connections 10000 --saves 100
 
-Targets (issue 4): median save-to-answer under 150 ms; swap under 20 ms for 10,000 instances.
+Targets: median save-to-answer under 150 ms; swap under 20 ms for 10,000 instances.
 """
 
 from __future__ import annotations

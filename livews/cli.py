@@ -155,11 +155,11 @@ def _use_loop(name: str) -> bool:
 
 def load_resources(directory: Path) -> Resources:
     """Every resource declared by the handler files in ``directory``; a broken file stops the start."""
-    from .live.loader import load_file
+    from .live.loader import is_handler_file, load_file
 
     table = Resources()
     for path in sorted(directory.glob("*.py")):
-        if path.name.startswith(("_", ".")):
+        if not (path.is_file() and is_handler_file(path)):
             continue
         for item in load_file(path, collect).resources:
             table.add(item)

@@ -1,4 +1,7 @@
-"""Imports flow one way: engine <- handler, resource <- server <- live <- cli (ARCHITECTURE.md, "Layers").
+"""Imports flow one way: engine <- handler, resource <- server <- live <- cli.
+
+The layers, their ranks and why are in the repository's ``ARCHITECTURE.md`` ("Layers and who may import
+whom"); change that table and ``_RANKS`` below together.
 
 The check reads every module of the package with ``ast`` (nothing is imported), resolves relative imports,
 and compares the layer of the importer with the layer of what it imports. Imports under

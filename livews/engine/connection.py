@@ -391,11 +391,11 @@ class Connection:
         dest = self._frame_dest
         if dest is not None:
             self._frame_dest = None
-            self._keep(dest.take())
+            self._add_data(dest.take())
         elif self._frame_raw is not None:
             raw = self._frame_raw
             self._frame_raw = None
-            self._keep(unmask_chunks(raw, self._frame_mask))
+            self._add_data(unmask_chunks(raw, self._frame_mask))
         if self._frame_fin:
             self._end_message()
 
@@ -404,9 +404,9 @@ class Connection:
         if self._msg_compressed:
             assert self.deflate is not None
             chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size, self._max_compressed)
-        self._keep(chunk)
+        self._add_data(chunk)
 
-    def _keep(self, chunk: bytes) -> None:
+    def _add_data(self, chunk: bytes) -> None:
         """Add a piece of (inflated) message data, checking the size limit and UTF-8 as it comes.
 
         Text is kept as its checked UTF-8 bytes, in one piece, and decoded once at the end: pieces of
@@ -446,7 +446,7 @@ class Connection:
             assert self.deflate is not None
             tail = self.deflate.inflate_finish(self._max_message_size - self._msg_size)
             if tail:
-                self._keep(tail)  # already inflated
+                self._add_data(tail)  # already inflated
         parts = self._msg_parts
         self._msg_parts = []
         utf8 = self._utf8

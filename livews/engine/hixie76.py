@@ -76,7 +76,7 @@ _NOT_VISIBLE_ASCII = bytes(range(0x21)) + b"\x7f" + bytes(range(0x80, 0x100))
 
 # Where the frame parser is (draft §5.3 server steps).
 _FRAME_TYPE = 0  # step 1: the next byte is a frame type
-_TEXT = 1  # a 0x00 frame: UTF-8 up to the 0xFF sentinel
+_IN_TEXT = 1  # a 0x00 frame: UTF-8 up to the 0xFF sentinel
 _SKIP_SENTINEL = 2  # a sentinel frame of another type: discarded up to 0xFF
 _LENGTH = 3  # high-bit frame type: 7-bit groups of the length
 _SKIP_LENGTH = 4  # the declared bytes, discarded
@@ -386,18 +386,18 @@ class Hixie76Connection:
                             self._events.append(TextMessage(text))
                         pos = end + 1
                         continue
-                    self._step = _TEXT
+                    self._step = _IN_TEXT
                     self._size = 0
                     # §7.1.2 of RFC 6455, kept here: after our closing frame, data is discarded unchecked.
                     self._utf8 = Utf8Decoder() if self.state is State.OPEN else None
                 else:
                     self._step = _SKIP_SENTINEL
                     self._size = 0
-            elif step == _TEXT or step == _SKIP_SENTINEL:
+            elif step == _IN_TEXT or step == _SKIP_SENTINEL:
                 end = data.find(b"\xff", pos)
                 stop = n if end < 0 else end
                 self._size += stop - pos
-                if step == _TEXT:
+                if step == _IN_TEXT:
                     # Checked before the chunk is kept: an endless frame fails at the limit, not at OOM.
                     if self._size > self._max_text:
                         raise MessageTooBig("message too big")
@@ -409,7 +409,7 @@ class Hixie76Connection:
                     return
                 pos = end + 1
                 self._step = _FRAME_TYPE
-                if step == _TEXT:
+                if step == _IN_TEXT:
                     self._end_text()
             elif step == _LENGTH:
                 b = data[pos]

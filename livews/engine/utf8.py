@@ -14,17 +14,9 @@ import codecs
 
 from .errors import InvalidUTF8
 
-__all__ = ["Utf8Decoder", "decode_utf8"]
+__all__ = ["Utf8Decoder"]
 
 _IncrementalDecoder = codecs.getincrementaldecoder("utf-8")
-
-
-def decode_utf8(data: bytes) -> str:
-    """Decode a complete payload, raising ``InvalidUTF8`` (1007) if it is not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidUTF8("invalid UTF-8 in text") from None
 
 
 #: ``check`` decodes at most this many bytes at a time, so the text it throws away stays small.

@@ -49,7 +49,7 @@ from .registry import Registry
 from .reloader import DEFAULT_LOAD_TIMEOUT, DEFAULT_SETTLE, Reloader, ReloadReport, show_path
 from .watcher import HandlerWatcher
 
-__all__ = ["LiveServer", "registration", "start"]
+__all__ = ["LiveServer", "registration", "serve_in_background"]
 
 _log = logging.getLogger("livews.live")
 
@@ -339,16 +339,7 @@ class LiveServer:
 
     def send(self, client: Any, message: str | bytes) -> None:
         """Send one message (``str``: text, ``bytes``: binary) to a client (a ``Client`` or its ``id``)."""
-
-        def do() -> None:
-            if isinstance(message, str):
-                self._client(client).send_text(message)
-            elif isinstance(message, (bytes, bytearray, memoryview)):
-                self._client(client).send_binary(bytes(message))
-            else:
-                raise TypeError(f"send str or bytes, not {type(message).__name__}")
-
-        self._thread.call(do)
+        self._thread.call(lambda: self._client(client).send(message))
 
     def broadcast(self, message: str | bytes, path: str | None = None) -> int:
         """Send ``message`` to every client (or every client on ``path``); return how many were sent to."""
@@ -505,10 +496,14 @@ class LiveServer:
         return f"<LiveServer {self.url} {state}>"
 
 
-def start(
+def serve_in_background(
     handlers: str | Path | None = "handlers", *, host: str = "127.0.0.1", port: int = 0, **options: Any
 ) -> LiveServer:
-    """Start a live server in the background and return its handle (``port=0``: any free port)."""
+    """Start a live server on a background thread and return its handle (``port=0``: any free port).
+
+    Not named ``start``: ``livews.start`` is the notebook's entry point (one server per key, messages
+    recorded for ``next_message``), and two functions of one name doing different things misled readers.
+    """
     return LiveServer(handlers, host=host, port=port, **options).start()
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Stats",
     "Table",
     "format_bytes",
+    "format_clock",
     "format_duration",
     "format_latency",
 ]
@@ -131,7 +132,7 @@ class ResourceRows(Table[Any]):
     def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
         return (
             Column("path", lambda r: r.path),
-            Column("class", lambda r: _class_name(_handler_class(r))),
+            Column("class", lambda r: r.handler.__qualname__),
             Column("clients", lambda r: self.clients_on(r.path), numeric=True),
             Column("from", lambda r: self.origin_of(r.path)),
         )
@@ -148,13 +149,13 @@ class ClientTable(Table[Any]):
     @property
     def columns(self) -> tuple[Column[Any], ...]:  # type: ignore[override]
         return (
-            Column("id", lambda c: getattr(c, "id", ""), numeric=True),
+            Column("id", lambda c: c.id, numeric=True),
             Column("host", lambda c: c.host),
             Column("port", lambda c: c.port, numeric=True),
             Column("path", lambda c: c.path),
             Column("query", lambda c: c.query_string),
             Column("subprotocol", lambda c: c.subprotocol or ""),
-            Column("for", lambda c: format_duration(_connected_for(c)), numeric=True),
+            Column("for", lambda c: format_duration(c.connected_for), numeric=True),
             Column("msg in", lambda c: c.messages_in, numeric=True),
             Column("msg out", lambda c: c.messages_out, numeric=True),
             Column("bytes in", lambda c: format_bytes(c.bytes_in), numeric=True),
@@ -244,27 +245,8 @@ class Stats(Mapping[str, Any]):
         return f"<table>{rows}</table>"
 
 
-def _handler_class(resource: Any) -> type | None:
-    for name in ("handler_class", "handler", "cls"):
-        value = getattr(resource, name, None)
-        if isinstance(value, type):
-            return value
-    return None
-
-
 def _class_name(cls: type | None) -> str:
     return "" if cls is None else cls.__qualname__
-
-
-def _connected_for(client: Any) -> float | None:
-    for name in ("connected_for", "age"):
-        value = getattr(client, name, None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    since = getattr(client, "connected_at", None)
-    if isinstance(since, (int, float)):
-        return time.monotonic() - since
-    return None
 
 
 def format_duration(seconds: float | None) -> str:
@@ -297,3 +279,8 @@ def format_latency(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return f"{seconds * 1000:.1f} ms"
+
+
+def format_clock(when: float) -> str:
+    """Wall-clock time of day to the millisecond: ``14:03:27.512``."""
+    return time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"

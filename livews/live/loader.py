@@ -29,9 +29,27 @@ from typing import Any
 
 from .keep import carrying, kept_values
 
-__all__ = ["Interrupted", "LoadError", "LoadedFile", "load_file", "module_name_for", "package_for"]
+__all__ = [
+    "Interrupted",
+    "LoadError",
+    "LoadedFile",
+    "is_handler_file",
+    "load_file",
+    "module_name_for",
+    "package_for",
+]
 
 Collect = Callable[[ModuleType], Sequence[Any]]
+
+
+def is_handler_file(path: Path) -> bool:
+    """A file the reloader loads: ``*.py`` directly in the handlers directory, not hidden, not ``_private``.
+
+    Editor temporaries (``.echo.py.swp``, ``echo.py~``, ``#echo.py#``, ``4913``) never match. The one rule
+    for ``python -m livews serve`` (which loads once) and the reloader (which loads and watches).
+    """
+    name = path.name
+    return name.endswith(".py") and not name.startswith((".", "_", "#", "~")) and name.isprintable()
 
 
 @dataclass

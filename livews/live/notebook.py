@@ -29,6 +29,9 @@ The handle is a :class:`~livews.live.handle.LiveServer` with three additions for
 Blocking calls (``stop``, ``next_message``) wait in the calling thread. A ``websockets`` client opened in a
 cell runs on the kernel's loop, which cannot answer while the cell blocks: use ``await stop_async()`` and
 ``await next_message_async()`` in that case.
+
+This module is the notebook's handle, its display and the table of running servers; the recorded messages
+and their inbox are in ``inbox``, the routing of log records from the server thread in ``logroute``.
 """
 
 from __future__ import annotations
@@ -40,51 +43,28 @@ import logging
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..server.errors import ErrorRecord
+from ..server.errors import ErrorRecord, user_traceback
 from .debug import announcement
 from .handle import LiveServer, registration
-from .introspect import Column, Table
+from .inbox import Inbox, Message, MessageTable
+from .introspect import Column, Table, format_clock
+from .logroute import route
 from .reloader import ReloadReport
+from .report import count
 
 __all__ = ["Message", "MessageTable", "NotebookServer", "Problem", "ProblemTable", "start", "stop"]
 
-_LIVEWS_DIR = str(Path(__file__).resolve().parent.parent)
 _TAPPED = "__livews_tapped__"
 _KEEP_PROBLEMS = 1000
 
 
 # ------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class Message:
-    """One message a client sent to a resource registered through the handle."""
-
-    path: str
-    data: str | bytes
-    client: Any = field(repr=False)
-    received_at: float = field(repr=False)
-    _handle: LiveServer | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def kind(self) -> str:
-        return "text" if isinstance(self.data, str) else "binary"
-
-    def reply(self, message: str | bytes) -> None:
-        """Send ``message`` back to the client that sent this one."""
-        if self._handle is None:
-            raise RuntimeError("this message has no server to reply through")
-        self._handle.send(self.client, message)
-
-    def __repr__(self) -> str:
-        return f"<Message {self.path} from {_peer(self.client)}: {_short(self.data)}>"
 
 
 @dataclass(frozen=True)
@@ -108,102 +88,19 @@ class Problem:
         return f"{text}\n{self.traceback.rstrip()}" if self.traceback else text
 
 
-class MessageTable(Table[Message]):
-    """Messages waiting for ``next_message``, oldest first."""
-
-    noun = "message"
-    columns = (
-        Column("path", lambda m: m.path),
-        Column("from", lambda m: _peer(m.client)),
-        Column("kind", lambda m: m.kind),
-        Column("data", lambda m: _short(m.data)),
-        Column("received", lambda m: _clock(m.received_at)),
-    )
-
-
 class ProblemTable(Table["Problem | ErrorRecord"]):
     """What the server logged as a warning or an error, oldest first (``str(row)`` has the traceback)."""
 
     noun = "error"
     columns = (
-        Column("when", lambda p: _clock(p.when)),
+        Column("when", lambda p: format_clock(p.when)),
         Column("level", lambda p: p.level),
         Column("what", lambda p: p.message),
         Column("error", lambda p: p.error),
     )
 
 
-# ----------------------------------------------------------------------------------------- the inbox
-
-
-class _Inbox:
-    """Messages received and not yet taken, and callers waiting for one; safe from any thread."""
-
-    def __init__(self, backlog: int) -> None:
-        self._lock = threading.Lock()
-        self._items: deque[Message] = deque(maxlen=max(backlog, 1))
-        self._waiters: list[tuple[str | None, concurrent.futures.Future[Message]]] = []
-        self._closed = False
-
-    def put(self, message: Message, *, front: bool = False) -> None:
-        with self._lock:
-            for entry in list(self._waiters):
-                wanted, future = entry
-                if wanted is not None and wanted != message.path:
-                    continue
-                self._waiters.remove(entry)
-                if future.set_running_or_notify_cancel():
-                    future.set_result(message)
-                    return
-            if front:
-                self._items.appendleft(message)
-            else:
-                self._items.append(message)
-
-    def take(self, path: str | None) -> concurrent.futures.Future[Message]:
-        """A future for the oldest message on ``path`` (any path for ``None``), resolved now if one waits."""
-        future: concurrent.futures.Future[Message] = concurrent.futures.Future()
-        with self._lock:
-            for i, message in enumerate(self._items):
-                if path is None or message.path == path:
-                    del self._items[i]
-                    future.set_result(message)
-                    return future
-            if self._closed:
-                future.set_exception(RuntimeError("the server is stopped and no message is waiting"))
-                return future
-            self._waiters.append((path, future))
-        return future
-
-    def peek(self, path: str | None) -> list[Message]:
-        with self._lock:
-            return [m for m in self._items if path is None or m.path == path]
-
-    def clear(self, path: str | None) -> int:
-        with self._lock:
-            keep = [m for m in self._items if path is not None and m.path != path]
-            dropped = len(self._items) - len(keep)
-            self._items.clear()
-            self._items.extend(keep)
-            return dropped
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            waiters, self._waiters = self._waiters, []
-        for _, future in waiters:
-            if future.set_running_or_notify_cancel():
-                future.set_exception(RuntimeError("the server stopped before a message came"))
-
-    def abandon(self, future: concurrent.futures.Future[Message]) -> None:
-        """The caller gave up on ``future``: withdraw it, or put back the message it already holds."""
-        if future.cancel():
-            return
-        if future.done() and future.exception() is None:
-            self.put(future.result(), front=True)
-
-
-def _tap_class(cls: type, inbox: _Inbox, handle: LiveServer) -> type:
+def _tap_class(cls: type, inbox: Inbox, handle: LiveServer) -> type:
     """A subclass of ``cls`` that notes every message in ``inbox`` before ``cls`` handles it."""
 
     def on_text(self: Any, message: str) -> Any:
@@ -228,67 +125,6 @@ def _tap_class(cls: type, inbox: _Inbox, handle: LiveServer) -> type:
     return type(cls)(cls.__name__, (cls,), namespace)
 
 
-# ---------------------------------------------------------------------------------------- problems
-
-
-class _ProblemRouter(logging.Handler):
-    """Sends ``livews`` log records made on a notebook server's thread to that server.
-
-    Installed on the ``livews`` logger while a notebook server runs. Records from other threads are left to
-    the logging setup; when there is none, they are printed as Python's last-resort handler would have.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.servers: dict[int, NotebookServer] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        server = self.servers.get(record.thread or 0)
-        if server is not None:
-            server._logged(record)
-        elif not _other_handlers(record, self) and logging.lastResort is not None:
-            if record.levelno >= logging.lastResort.level:
-                logging.lastResort.handle(record)
-
-
-_ROUTER = _ProblemRouter()
-_ROUTER_LOCK = threading.Lock()
-
-
-def _route(ident: int, server: NotebookServer | None) -> None:
-    logger = logging.getLogger("livews")
-    with _ROUTER_LOCK:
-        if server is None:
-            _ROUTER.servers.pop(ident, None)
-        else:
-            _ROUTER.servers[ident] = server
-        if _ROUTER.servers and _ROUTER not in logger.handlers:
-            logger.addHandler(_ROUTER)
-        elif not _ROUTER.servers and _ROUTER in logger.handlers:
-            logger.removeHandler(_ROUTER)
-
-
-def _other_handlers(record: logging.LogRecord, me: logging.Handler) -> bool:
-    logger: logging.Logger | None = logging.getLogger(record.name)
-    while logger is not None:
-        if any(h is not me for h in logger.handlers):
-            return True
-        logger = logger.parent if logger.propagate else None
-    return False
-
-
-def _user_traceback(exc_info: Any) -> str:
-    """The traceback without livews's own frames (the user's cell is what matters), or all of it if none."""
-    _, exc, tb = exc_info
-    if exc is None:
-        return ""
-    te = traceback.TracebackException(type(exc), exc, tb)
-    user = [frame for frame in te.stack if not frame.filename.startswith(_LIVEWS_DIR)]
-    if user:
-        te.stack = traceback.StackSummary.from_list(user)
-    return "".join(te.format())
-
-
 # -------------------------------------------------------------------------------------- the handle
 
 
@@ -311,7 +147,7 @@ class NotebookServer(LiveServer):
         super().__init__(handlers, **options)
         self.backlog = backlog
         self.quiet = quiet
-        self._inbox = _Inbox(backlog)
+        self._inbox = Inbox(backlog)
         # user class -> its recording subclass, while that subclass is served or has instances
         self._taps: weakref.WeakValueDictionary[type, type] = weakref.WeakValueDictionary()
         self._taps_lock = threading.Lock()
@@ -332,7 +168,7 @@ class NotebookServer(LiveServer):
             self._ipython.events.register("pre_run_cell", self._show_pending)
             self._ipython.events.register("post_run_cell", self._show_pending)
         self._ident = thread.ident
-        _route(self._ident, self)
+        route(self._ident, self._logged)
         _ = self.port  # read while running, so the handle still knows the bound port after stop
         return self
 
@@ -372,7 +208,7 @@ class NotebookServer(LiveServer):
 
     def _after_stop(self, closed: list[int]) -> None:
         if self._ident is not None:
-            _route(self._ident, None)
+            route(self._ident, None)
             self._ident = None
         if self._ipython is not None:
             for event in ("pre_run_cell", "post_run_cell"):
@@ -383,8 +219,8 @@ class NotebookServer(LiveServer):
             self._ipython = None
         _forget(self)
         self._show_pending()
-        for count in closed:
-            self._say(f"livews: stopped {self.url} ({_plural(count, 'client')} closed, port freed)")
+        for n in closed:
+            self._say(f"livews: stopped {self.url} ({count(n, 'client')} closed, port freed)")
 
     # ------------------------------------------------------------------------------------ editing
 
@@ -470,7 +306,7 @@ class NotebookServer(LiveServer):
                 record.created,
                 record.levelname,
                 message,
-                _user_traceback(record.exc_info) if record.exc_info else None,
+                _traceback_of(record),
             )
         )
         with self._problems_lock:
@@ -511,7 +347,7 @@ class NotebookServer(LiveServer):
         if not self.running:
             return head
         clients = len(self.clients())
-        head += f", {_plural(clients, 'client')}, {_plural(len(self.errors), 'error')}"
+        head += f", {count(clients, 'client')}, {count(len(self.errors), 'error')}"
         return f"{head}\n{self.resources()!r}"
 
     def _repr_html_(self) -> str:
@@ -519,7 +355,7 @@ class NotebookServer(LiveServer):
         head = f"<b>livews</b> <code>{html.escape(self.url)}</code> {state}"
         if not self.running:
             return f"<p>{head}</p>"
-        counts = f"{_plural(len(self.clients()), 'client')}, {_plural(len(self.errors), 'error')}"
+        counts = f"{count(len(self.clients()), 'client')}, {count(len(self.errors), 'error')}"
         link = ""
         if self.console_url is not None:
             url = html.escape(self.console_url, quote=True)
@@ -618,21 +454,12 @@ def _ipython() -> Any:
     return get() if get is not None else None
 
 
-def _peer(client: Any) -> str:
-    return f"{getattr(client, 'host', '?')}:{getattr(client, 'port', '?')}"
-
-
-def _short(data: str | bytes, limit: int = 60) -> str:
-    text = repr(data)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _clock(when: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(when)) + f".{int(when % 1 * 1000):03d}"
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def _traceback_of(record: logging.LogRecord) -> str | None:
+    """The record's traceback trimmed to user code, as the server's own error records have it."""
+    if not record.exc_info:
+        return None
+    _, exc, tb = record.exc_info
+    return "" if exc is None else user_traceback(exc, tb)
 
 
 def _no_message(path: str | None, timeout: float) -> str:

@@ -41,14 +41,13 @@ from typing import Any
 from ..patterns import compile_path
 from ..resource import clash_message
 from .changes import lacking, name_changes, option_changes
-from .loader import LoadedFile, LoadError, load_file, module_name_for
+from .loader import LoadedFile, LoadError, is_handler_file, load_file, module_name_for
 from .loadjob import Hung, Job, LoadThread, run_limited
 from .plan import Plan, plan_batch, read_source
 from .registry import REPL, Registry, handler_class_of, with_handler_class
 from .report import ReloadReport
 from .settle import settle
 from .swap import ClassMap, Later, SwapReport, class_fingerprint, swap_instances
-from .watcher import is_handler_file
 
 __all__ = ["DEFAULT_LOAD_TIMEOUT", "DEFAULT_SETTLE", "ReloadReport", "Reloader", "show_path"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .loader import LoadError
 from .swap import Stuck
 
-__all__ = ["ReloadReport"]
+__all__ = ["ReloadReport", "count"]
 
 
 @dataclass
@@ -83,22 +83,22 @@ class ReloadReport:
         if self.added:
             parts.append(f"serving {', '.join(self.added)}")
         if self.removed:
-            kept = f" ({_count(self.kept_live, 'live connection')} kept)" if self.kept_live else ""
+            kept = f" ({count(self.kept_live, 'live connection')} kept)" if self.kept_live else ""
             parts.append(f"stopped accepting {', '.join(self.removed)}{kept}")
         if self.options:
             parts.append(
                 f"options {'; '.join(self.options)} (live connections keep the ones they were accepted with)"
             )
         if self.kind in ("reload", "register", "rename", "rollback") or self.moved or self.moving:
-            moved = f"{_count(self.moved, 'instance')} moved"
+            moved = f"{count(self.moved, 'instance')} moved"
             if self.moving:
                 moved += f", {self.moving} moving when their current call ends"
             parts.append(moved)
         for stuck in self.stuck:
-            who = f"{_count(stuck.count, 'instance')} of {stuck.old.__qualname__}"
+            who = f"{count(stuck.count, 'instance')} of {stuck.old.__qualname__}"
             parts.append(f"{who} NOT moved: {stuck.reason}")
         if self.hook_errors:
-            parts.append(f"{_count(self.hook_errors, 'on_reload error')} (see log)")
+            parts.append(f"{count(self.hook_errors, 'on_reload error')} (see log)")
         if self.carried:
             parts.append(f"kept {', '.join(self.carried)}")
         if self.reset:
@@ -131,5 +131,6 @@ _VERBS = {
 }
 
 
-def _count(n: int, noun: str) -> str:
+def count(n: int, noun: str) -> str:
+    """``1 client``, ``3 clients``: a number and its noun, in the plural unless it is one."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -21,20 +21,13 @@ from pathlib import Path
 
 import watchfiles
 
-__all__ = ["HandlerWatcher", "is_handler_file"]
+from .loader import is_handler_file
+
+__all__ = ["HandlerWatcher"]
 
 _log = logging.getLogger("livews.live")
 
 _IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".venv"})
-
-
-def is_handler_file(path: Path) -> bool:
-    """A file the reloader loads: ``*.py`` directly in the handlers directory, not hidden, not ``_private``.
-
-    Editor temporaries (``.echo.py.swp``, ``echo.py~``, ``#echo.py#``, ``4913``) never match.
-    """
-    name = path.name
-    return name.endswith(".py") and not name.startswith((".", "_", "#", "~")) and name.isprintable()
 
 
 def _is_source(path: Path) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -23,7 +24,27 @@ if TYPE_CHECKING:
     from ..resource import Resource
     from .server import Server
 
-__all__ = ["Client", "ConnectionClosed"]
+__all__ = ["Client", "ClientState", "ConnectionClosed"]
+
+
+class ClientState(str, Enum):
+    """Where a client is in its life: the engine's ``State`` names, plus ``CONNECTING`` before the handshake.
+
+    The engine's ``Connection`` exists only after the handshake, so it has no connecting state; a ``Client``
+    exists from the first byte. A ``str`` enum, so ``client.state == "OPEN"`` and JSON listings keep working,
+    and it prints as its name (``StrEnum`` would, but it is Python 3.11+ and livews supports 3.10).
+    """
+
+    CONNECTING = "CONNECTING"
+    OPEN = "OPEN"
+    CLOSING = "CLOSING"
+    CLOSED = "CLOSED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 class ConnectionClosed(Exception):
@@ -114,9 +135,10 @@ class Client:
         return self._conn is not None and self._conn.state is State.OPEN
 
     @property
-    def state(self) -> str:
+    def state(self) -> ClientState:
+        """``CONNECTING`` until the handshake is done, then the engine connection's state by the same name."""
         conn = self._conn
-        return "CONNECTING" if conn is None else conn.state.name
+        return ClientState.CONNECTING if conn is None else ClientState[conn.state.name]
 
     @property
     def connected_for(self) -> float:

@@ -57,6 +57,9 @@ _PAUSED_READ_ALLOWANCE = 16 * 1024
 
 _Pending = deque[tuple[str, tuple[Any, ...]]]
 
+#: ``_invoke``'s answer for a method that raised while the connection is now held for the debugger.
+_HELD: Any = object()
+
 
 class Dispatcher:
     """Event delivery for one connection (mixed into ``ServerProtocol``, which sets these attributes)."""
@@ -176,20 +179,32 @@ class Dispatcher:
         handler = self.handler
         if handler is None or (self._failed and name != "on_close"):
             return
+        result = self._invoke(handler, name, args)
+        if result is not None and result is not _HELD:
+            self._start_async(name, result, args)
+
+    def _invoke(self, handler: Any, name: str, args: tuple[Any, ...]) -> Any:
+        """Call ``handler.<name>(*args)`` timed and isolated: its coroutine to await, ``None``, or ``_HELD``.
+
+        ``None``: the call is over (it returned, ended on ``ConnectionClosed``, or raised and the connection
+        is closing with 1011). ``_HELD``: it raised and the connection is held for the debugger. The plain
+        message branch of ``_dispatch`` keeps its own inline copy of this, so the hot path makes no extra
+        call; every other delivery comes through here.
+        """
         started = perf_counter()
         try:
             result = getattr(handler, name)(*args)
         except ConnectionClosed:
             _log.debug("%s: %s ended on a closed connection", self, name)
-            return
+            return None
         except BaseException:  # KeyboardInterrupt, SystemExit too
-            self._handler_failed(name, args)
-            return
+            return _HELD if self._handler_failed(name, args) else None
         elapsed = perf_counter() - started
         if elapsed > self.server.slow_callback:
             self._held_the_loop(name, elapsed)
         if result is not None and asyncio.iscoroutine(result):
-            self._start_async(name, result, args)
+            return result
+        return None
 
     def _start_async(self, name: str, coro: Any, args: tuple[Any, ...] = ()) -> None:
         self._queue = deque()
@@ -231,21 +246,9 @@ class Dispatcher:
                 handler = self.handler
                 if handler is None or (self._failed and name != "on_close"):
                     continue
-                started = perf_counter()
-                try:
-                    result = getattr(handler, name)(*args)
-                except ConnectionClosed:
-                    _log.debug("%s: %s ended on a closed connection", self, name)
-                    continue
-                except BaseException:  # KeyboardInterrupt, SystemExit too
-                    if self._handler_failed(name, args):
-                        return
-                    continue
-                elapsed = perf_counter() - started
-                if elapsed > self.server.slow_callback:
-                    self._held_the_loop(name, elapsed)
-                if result is not None and asyncio.iscoroutine(result):
-                    pending = result
+                pending = self._invoke(handler, name, args)
+                if pending is _HELD:
+                    return
         except asyncio.CancelledError:
             if self._after_call is not None:
                 self._call_ended()

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
 
-__all__ = ["KEEP_ERRORS", "KEEP_FRAMES", "ErrorLog", "ErrorRecord"]
+__all__ = ["KEEP_ERRORS", "KEEP_FRAMES", "ErrorLog", "ErrorRecord", "user_traceback"]
 
 #: Records a server keeps (the oldest go first).
 KEEP_ERRORS = 100
@@ -96,7 +96,7 @@ class ErrorRecord:
         self.exception = exception
         self.message = message
         #: The traceback as text, trimmed to the user's frames (all of it when none is the user's).
-        self.traceback = _user_text(exception, tb)
+        self.traceback = user_traceback(exception, tb)
         self._tb: TracebackType | None = tb
         #: Whether the connection is held for the debugger now.
         self.held = False
@@ -293,7 +293,8 @@ class ErrorLog:
         return len(self._records)
 
 
-def _user_text(exc: BaseException, tb: TracebackType | None) -> str:
+def user_traceback(exc: BaseException, tb: TracebackType | None) -> str:
+    """The traceback without livews's own frames (the user's code is what matters), or all of it if none."""
     te = traceback.TracebackException(type(exc), exc, tb)
     user = [frame for frame in te.stack if not frame.filename.startswith(_LIVEWS_DIR)]
     if user:

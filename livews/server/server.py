@@ -293,8 +293,6 @@ class Server:
         await self.groups.stop()
         self._stopped.set()
 
-    shutdown = close
-
     async def _drain(self, grace: float) -> None:
         """Accept nothing new and wait up to ``grace`` seconds for the connected clients to leave."""
         for proto in list(self._protocols):
@@ -415,10 +413,8 @@ class Server:
         config = resource.compression
         if not config or not request.extensions:
             return None, None
-        try:
-            from ..engine.deflate import DeflateConfig, negotiate
-        except ImportError:  # compression not built yet
-            return None, None
+        from ..engine.deflate import DeflateConfig, negotiate
+
         if config is True:
             config = DeflateConfig()
         return negotiate(request.extensions, config)

@@ -343,3 +343,18 @@ def test_slow_shows_the_handler_calls_that_held_the_loop() -> None:
         ]
         assert "Sleepy.on_text" in repr(table) and "asyncio.to_thread" in repr(table)
         assert live.stats()["slow calls"] == 1
+
+
+def test_serve_in_background_is_the_live_layers_start_and_leaves_start_to_livews(tmp_path: Path) -> None:
+    """Two ``start`` functions doing different things misled readers: the live layer's has its own name."""
+    import livews
+    import livews.live
+
+    assert not hasattr(livews.live, "start")
+    assert livews.start.__module__ == "livews.live.notebook"
+    server = livews.live.serve_in_background(tmp_path, port=0)
+    try:
+        assert server.running and server.port != 0
+    finally:
+        server.stop()
+    assert not server.running

@@ -42,3 +42,19 @@ async def test_serve_prints_its_urls_echoes_and_stops_cleanly_on_ctrl_c() -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_loads_the_files_the_reloader_would_and_skips_editor_leftovers(tmp_path: Path) -> None:
+    """``serve`` and the reloader share one rule for "is this a handler file?" (``is_handler_file``)."""
+    from livews.cli import load_resources
+    from livews.live.loader import is_handler_file
+
+    (tmp_path / "echo.py").write_text(
+        "from livews import Handler, resource\n\n@resource('/echo')\nclass Echo(Handler):\n    pass\n"
+    )
+    for leftover in ("~echo.py", "#echo.py", "_helper.py", ".echo.py"):
+        (tmp_path / leftover).write_text("raise SystemExit('an editor leftover was loaded')\n")
+    (tmp_path / "folder.py").mkdir()
+    loaded = sorted(p.name for p in tmp_path.iterdir() if p.is_file() and is_handler_file(p))
+    assert loaded == ["echo.py"]
+    assert [r.path for r in load_resources(tmp_path)] == ["/echo"]

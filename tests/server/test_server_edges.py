@@ -4,6 +4,7 @@ facts and helpers the live layer and handler files rely on."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from types import ModuleType
 
@@ -242,3 +243,26 @@ async def test_a_resource_may_set_its_own_hard_write_limit() -> None:
         assert not client.open
         await eventually(lambda: closes == [1008])
         stuck.close()
+
+
+async def test_client_state_names_the_engine_state_and_adds_connecting_before_the_handshake() -> None:
+    """``Client.state`` is an enum like ``Connection.state``, still equal to the plain names users compare."""
+    from livews.server.client import ClientState
+
+    async with serving(Resource("/echo", Echo)) as server:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            await eventually(lambda: len(server._protocols) == 1)
+            (waiting,) = server._protocols
+            assert waiting.state is ClientState.CONNECTING and waiting.state == "CONNECTING"
+        finally:
+            writer.close()
+        async with connect(url(server, "/echo")) as ws:
+            await ws.send("hi")
+            assert await asyncio.wait_for(ws.recv(), T) == "hi"
+            (client,) = server.clients("/echo")
+            assert client.state is ClientState.OPEN and client.state == "OPEN"
+            assert json.loads(json.dumps(client.info()))["state"] == "OPEN"
+            assert repr(client).endswith(" OPEN>")
+        await eventually(lambda: client.state is ClientState.CLOSED)
+        assert client.state == client._conn.state.name == "CLOSED"
