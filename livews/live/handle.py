@@ -97,6 +97,7 @@ class LiveServer:
         self._port = port
         self.reload_enabled = reload
         self.on_report = on_report
+        self._listeners: list[Callable[[str], object]] = []  # attached prompts, besides on_report
         self._step_ms = reload_step_ms
         self._watch_livews = watch_livews
         self._load_timeout = load_timeout
@@ -469,7 +470,26 @@ class LiveServer:
         if announce:
             self._announce(report.details())
 
+    def listen(self, callback: Callable[[str], object]) -> Callable[[], None]:
+        """Hand every announcement (reload reports, held clients) to ``callback`` too; return how to stop.
+
+        For prompts other than the owner's (one attached over a socket): ``on_report`` stays the owner's.
+        ``callback`` is called on the server loop, so it must only queue the line, never wait.
+        """
+        self._listeners.append(callback)
+
+        def stop() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return stop
+
     def _announce(self, line: str) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(line)
+            except Exception:
+                _log.exception("an announcement listener failed")
         if self.on_report is not None:
             try:
                 self.on_report(line)
