@@ -106,6 +106,7 @@ class Hixie76Request:
     version: int = HIXIE76_VERSION
     key: str = ""
     extensions: str | None = None
+    peer: str | None = None  # the client's address, set by the server
 
 
 def is_hixie76(headers: Headers) -> bool:

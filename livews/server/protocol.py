@@ -30,7 +30,7 @@ from .http import plain_answer, upgrade_headers
 from .records import connection_fields
 
 if TYPE_CHECKING:
-    from ..engine.handshake import Request
+    from ..engine.handshake import Headers, Request
     from ..resource import Resource
     from .proxy import TrustedProxies
     from .server import Server
@@ -371,6 +371,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._hold_head(len(head))
                 return
             self._release_head()
+            self.scheme = "wss" if server.ssl is not None else "ws"
+            if server.trusted_proxies is not None:
+                self._behind_proxy(server.trusted_proxies, request.headers)
+            request.peer = self.host  # for on_connect (a check by address, such as the console's)
             resource, subprotocol, extensions, deflate = self._accept(request)
             extra = upgrade_headers(server, resource, request)
         except HandshakeError as exc:
@@ -397,9 +401,6 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.path = request.path
         self.query_string = request.query_string
         self.headers = request.headers
-        self.scheme = "wss" if server.ssl is not None else "ws"
-        if server.trusted_proxies is not None:
-            self._behind_proxy(server.trusted_proxies)
         self.subprotocol = subprotocol
         self.version = request.version
         self.connected_at = time.monotonic()
@@ -484,9 +485,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
 
-    def _behind_proxy(self, proxies: TrustedProxies) -> None:
+    def _behind_proxy(self, proxies: TrustedProxies, headers: Headers) -> None:
         """The client's own address and scheme, as a trusted proxy reports them (``proxy.py``)."""
-        forwarded = proxies.client_of(self.host, self.headers)
+        forwarded = proxies.client_of(self.host, headers)
         if forwarded is not None:
             self.host = forwarded[0]
             self.scheme = forwarded[1] or self.scheme
