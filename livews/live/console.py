@@ -129,6 +129,15 @@ class Console:
                     "serve the console elsewhere (console='/other/') or turn it off (console=False)"
                 )
 
+    def refusal(self, path: str) -> str | None:
+        """Why a handler file may not serve ``path`` once the console runs (the reloader's check), or None."""
+        if not self._hides(path):
+            return None
+        return (
+            f"{path} is under the console's path {self.path}: move the resource, or serve the console "
+            "elsewhere (--console-path) or not at all (--no-console)"
+        )
+
     def _hides(self, path: str) -> bool:
         pattern = compile_path(path)
         mine = (*self._files, self.ws_path, self.path[:-1])
@@ -216,7 +225,8 @@ class Console:
         entry = _report_entry(report)
         hidden = [path for path in report.added if self._hides(path)]
         if hidden:
-            # Too late to refuse (the file is loaded): say it loudly, where people look.
+            # Handler files are refused by the reloader (``refusal``); what still gets here (a class
+            # registered at the prompt) is served already: say it loudly, where people look.
             _log.warning(
                 "%s under the console's path %s: move it or the console", ", ".join(hidden), self.path
             )

@@ -158,6 +158,7 @@ class LiveServer:
             self._record(report, announce=True)
         if self.console is not None:
             self.console.check_free([entry.path for entry in self._registry])
+            self._reloader.reserved = self.console.refusal  # from now on such a file fails to load
             self.console.start()
         await self._server.start()
         if self.reload_enabled and self.handlers_dir is not None and self.handlers_dir.is_dir():

@@ -95,8 +95,12 @@ class Reloader:
         later: Later | None = None,
         load_timeout: float | None = DEFAULT_LOAD_TIMEOUT,
         settle: float = DEFAULT_SETTLE,
+        reserved: Callable[[str], str | None] | None = None,
     ) -> None:
         self.registry = registry
+        #: Why a resource path may not be served (a path the server keeps for itself), or ``None``: a file
+        #: with such a resource fails to load like one with a clash, and its old version keeps running.
+        self.reserved = reserved
         self.handlers_dir = handlers_dir.resolve() if handlers_dir is not None else None
         self._collect = collect
         self._instances = instances
@@ -336,6 +340,9 @@ class Reloader:
                         why = clash_message(resource, other)
                         return LoadError(one.path, None, f"two resources in this file: {why}")
                 seen.append(resource)
+                reserved = self.reserved(rpath) if self.reserved is not None else None
+                if reserved is not None:
+                    return LoadError(one.path, None, reserved)
                 entry = self.registry.get(rpath)
                 owner = claimed.get(rpath)
                 if owner is None and entry is not None and isinstance(entry.source, Path):

@@ -351,12 +351,32 @@ def test_prompt_banner_shows_the_console_url(handlers: Path) -> None:
         assert "console:" not in banner(server)
 
 
-def test_console_warns_when_a_later_file_puts_a_resource_under_its_path(handlers: Path) -> None:
+def test_a_later_file_with_a_resource_under_the_console_path_fails_to_load_and_old_code_runs_on(
+    handlers: Path,
+) -> None:
     with console_server(handlers, reload_step_ms=20) as server, console_socket(server) as ws:
         json.loads(ws.recv(timeout=T))
+        index = server.report_count
         write(handlers, "late.py", ECHO.format(reply="message").replace('"/echo"', '"/_livews/late"'))
-        report = receive_until(ws, "report")["entry"]
-        assert not report["ok"] and "WARNING: /_livews/late is under the console's path" in report["line"]
+        report = server.wait_report(index, timeout=T)
+        assert not report.ok and "/_livews/late is under the console's path /_livews/" in report.details()
+        assert "/_livews/late" not in [r.path for r in server.resources()]
+        entry = receive_until(ws, "report")["entry"]
+        assert not entry["ok"] and "under the console's path" in entry["line"]
+
+        # A served file that gains such a resource is refused whole: its old version keeps serving.
+        index = server.report_count
+        source = ECHO.format(reply="'v2 ' + message").replace('"/echo"', '"/echo2"')
+        hidden = ECHO.format(reply="message").replace('"/echo"', '"/_livews/x"')
+        source += hidden.replace("class Echo", "class X")
+        write(handlers, "echo2.py", ECHO.format(reply="'v1 ' + message").replace('"/echo"', '"/echo2"'))
+        assert server.wait_report(index, timeout=T).ok
+        write(handlers, "echo2.py", source)
+        report = server.wait_report(index + 1, timeout=T)
+        assert not report.ok and "/_livews/x is under the console's path" in report.details()
+        with connect(f"ws://127.0.0.1:{server.port}/echo2", open_timeout=T) as client:
+            client.send("hi")
+            assert client.recv(timeout=T) == "v1 hi"
 
 
 def test_console_path_without_its_slash_redirects_keeping_the_token(handlers: Path) -> None:
