@@ -88,6 +88,17 @@ def _add_production_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--certfile", help="TLS certificate chain (PEM): serve wss://")
     parser.add_argument("--keyfile", help="TLS private key (PEM), if not in --certfile")
     parser.add_argument("--keyfile-password", help="password of an encrypted --keyfile")
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        metavar="BYTES",
+        help="largest message for every resource that sets none of its own (default 16 MiB); 1009 past it",
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="no permessage-deflate, except for resources given a DeflateConfig of their own",
+    )
     parser.add_argument("--ping-interval", type=float, metavar="SECONDS", help="keepalive pings (0: off)")
     parser.add_argument("--ping-timeout", type=float, metavar="SECONDS", help="time to answer a ping")
     parser.add_argument("--close-timeout", type=float, metavar="SECONDS", help="time to finish a close")
@@ -242,6 +253,13 @@ def _server_options(args: argparse.Namespace, prompt: bool = False) -> dict[str,
         options["ping_timeout"] = args.ping_timeout
     if args.close_timeout is not None:
         options["close_timeout"] = args.close_timeout
+    if args.max_message_size is not None:
+        if args.max_message_size < 1:
+            size = args.max_message_size
+            raise _OptionError(f"--max-message-size must be a positive number of bytes, not {size}")
+        options["max_message_size"] = args.max_message_size
+    if args.no_compression:
+        options["compression"] = False
     if args.metrics:
         options["metrics"] = True
     if args.forwarded_allow_ips:

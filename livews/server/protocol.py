@@ -389,7 +389,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._transport.write(
                 accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
             )
-            conn: Any = Connection(resource.limits, deflate=deflate, version=request.version)
+            limits = server.resource_defaults.limits(resource)
+            conn: Any = Connection(limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
         if self._timer is not None:
@@ -544,7 +545,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         assert self._transport is not None
         secure = self.server.ssl is not None
         self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
-        return hixie76.Hixie76Connection(resource.limits)
+        return hixie76.Hixie76Connection(self.server.resource_defaults.limits(resource))
 
     # --------------------------------------------------------------------------------------- writing
 
