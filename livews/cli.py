@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
-    parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
+    parser.add_argument(
+        "--handlers", default="handlers", help="a folder of handler files, or one file (default handlers/)"
+    )
     parser.add_argument(
         "--loop",
         choices=["asyncio", "uvloop", "auto"],
@@ -158,12 +160,16 @@ def _use_loop(name: str) -> bool:
 
 
 def load_resources(directory: Path) -> Resources:
-    """Every resource declared by the handler files in ``directory``; a broken file stops the start."""
+    """Every resource of the handler files in ``directory`` (or of the one file it names).
+
+    A broken file stops the start.
+    """
     from .live.loader import load_file
 
     table = Resources()
-    for path in sorted(directory.glob("*.py")):
-        if path.name.startswith(("_", ".")):
+    files = [directory] if directory.is_file() else sorted(directory.glob("*.py"))
+    for path in files:
+        if path.name.startswith(("_", ".")) and path != directory:
             continue
         for item in load_file(path, collect).resources:
             table.add(item)
@@ -172,8 +178,10 @@ def load_resources(directory: Path) -> Resources:
 
 async def _serve(args: argparse.Namespace) -> int:
     directory = Path(args.handlers)
-    if not directory.is_dir():
-        print(f"livews: no handler directory {directory}", file=sys.stderr)
+    if not directory.exists():
+        from .live.run import missing_handlers
+
+        print(f"livews: {missing_handlers(directory)}", file=sys.stderr)
         return 2
     server = Server(load_resources(directory), host=args.host, port=args.port, **_server_options(args, False))
     await server.start()
@@ -278,7 +286,8 @@ def _tls_context(certfile: str, keyfile: str | None, password: str | None) -> ss
     try:
         context.load_cert_chain(certfile, keyfile, password)
     except (OSError, ssl.SSLError) as exc:
-        files = certfile if keyfile is None else f"{certfile} and {keyfile}"
+        shown = [str(Path(name).resolve()) for name in (certfile, keyfile) if name is not None]
+        files = " and ".join(shown)
         raise _OptionError(f"cannot load the TLS certificate from {files}: {exc}") from None
     return context
 

@@ -61,7 +61,8 @@ REPORTS_KEPT = 100
 class LiveServer:
     """A running (or startable) livews server with hot reload, safe to drive from any thread.
 
-    ``handlers`` is the directory of handler files (``None`` serves only what ``register`` adds). ``port=0``
+    ``handlers`` is the directory of handler files, or one handler file (its siblings are then loaded only
+    as modules it imports); ``None`` serves only what ``register`` adds. ``port=0``
     picks a free port (read it back from ``port``/``urls``). ``reload_step_ms`` is how long the handlers
     directory must stay quiet before a burst of saves is applied; ``watch_livews`` also watches livews's own
     code and reports "restart required" when it changes. ``load_timeout`` bounds a handler file's import
@@ -92,7 +93,10 @@ class LiveServer:
         console_trust_loopback: bool = True,
         **server_options: Any,
     ) -> None:
-        self.handlers_dir = Path(handlers).resolve() if handlers is not None else None
+        given = Path(handlers).resolve() if handlers is not None else None
+        #: The one handler file served when ``handlers`` names a file (its folder is then ``handlers_dir``).
+        self.handlers_file = given if given is not None and given.is_file() else None
+        self.handlers_dir = given.parent if self.handlers_file is not None and given is not None else given
         self.host = host
         self._port = port
         self.reload_enabled = reload
@@ -153,6 +157,7 @@ class LiveServer:
             later=_later,
             load_timeout=self._load_timeout,
             settle=self._settle,
+            only=self.handlers_file,
         )
         for report in await self._reloader.load_all():
             self._record(report, announce=True)
@@ -273,7 +278,8 @@ class LiveServer:
                 values["reloads"] = self._reloads
                 values["reload errors"] = self._reload_errors
                 values["last reload"] = self._last_reload
-            values["watching"] = str(self.handlers_dir) if self._watcher is not None else "off"
+            watched = self.handlers_file or self.handlers_dir
+            values["watching"] = str(watched) if self._watcher is not None else "off"
             return Stats(values, _STAT_FORMATS)
 
         return self._thread.call(snapshot)
