@@ -177,26 +177,19 @@ class ErrorRecord:
                 f"error #{self.number} no longer keeps its frames "
                 f"(only the last {KEEP_FRAMES} errors and those of held connections do)"
             )
-        if commands is None and (stdin is not None or stdout is not None):
-            import pdb
-
-            debugger = pdb.Pdb(stdin=stdin, stdout=stdout)
-            debugger.reset()
-            debugger.interaction(None, tb)
-            return None
-        if commands is None:
-            debugger = _interactive_debugger_class()()
-            debugger.reset()
-            debugger.interaction(None, tb)
-            return None
         import pdb
 
+        if commands is None and (stdin is not None or stdout is not None):
+            _post_mortem(pdb.Pdb(stdin=stdin, stdout=stdout), tb)
+            return None
+        if commands is None:
+            _post_mortem(_interactive_debugger_class()(), tb)
+            return None
         script = io.StringIO("".join(f"{line}\n" for line in [*commands, "q"]))
         output = io.StringIO()
         debugger = pdb.Pdb(stdin=script, stdout=output)
         debugger.use_rawinput = False
-        debugger.reset()
-        debugger.interaction(None, tb)
+        _post_mortem(debugger, tb)
         return _ANSI_COLOUR.sub("", output.getvalue())
 
     def _drop_frames(self) -> None:
@@ -304,6 +297,20 @@ def _user_text(exc: BaseException, tb: TracebackType | None) -> str:
     if user:
         te.stack = traceback.StackSummary.from_list(user)
     return "".join(te.format())
+
+
+def _post_mortem(debugger: Any, tb: TracebackType) -> None:
+    """Run ``debugger`` on ``tb``, then give the thread back the trace function it had.
+
+    pdb's ``continue`` and ``quit`` end with ``sys.settrace(None)``, which would also switch off whatever
+    traced the thread before (a coverage measurement, an IDE's debugger) for the rest of its life.
+    """
+    tracer = sys.gettrace()
+    try:
+        debugger.reset()
+        debugger.interaction(None, tb)
+    finally:
+        sys.settrace(tracer)
 
 
 def _interactive_debugger_class() -> Any:

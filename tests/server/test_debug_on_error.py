@@ -11,6 +11,8 @@ import io
 import logging
 import socket
 import subprocess
+import sys
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -80,6 +82,28 @@ async def test_without_debug_on_error_a_raising_handler_still_closes_with_1011_a
         session, screen = io.StringIO("p message\nc\n"), io.StringIO()
         assert record.debug(stdin=session, stdout=screen) is None  # an attached prompt's own streams
         assert "'1/0'" in screen.getvalue()
+
+
+async def test_debugging_an_error_gives_the_thread_back_its_tracer() -> None:
+    """pdb's quit and continue switch tracing off; a coverage run or an IDE debugger must keep theirs."""
+    async with serving(Resource("/d", Divide)) as server:
+        async with connect(url(server, "/d")) as ws:
+            await ws.send("1/0")
+            assert await _closed_code(ws) == 1011
+        [record] = list(server.errors)
+
+        def tracer(frame: Any, event: str, arg: Any) -> None:
+            return None
+
+        before = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            record.debug(commands=["p bottom"])  # ends with "q"
+            assert sys.gettrace() is tracer
+            record.debug(stdin=io.StringIO("c\n"), stdout=io.StringIO())  # continue
+            assert sys.gettrace() is tracer
+        finally:
+            sys.settrace(before)
 
 
 async def test_a_held_connection_stays_open_queues_later_messages_and_retry_reaches_the_fixed_class() -> None:
