@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks a free one)")
-    parser.add_argument("--handlers", default="handlers", help="handler files directory (default handlers/)")
+    parser.add_argument(
+        "--handlers", default="handlers", help="a folder of handler files, or one file (default handlers/)"
+    )
     parser.add_argument(
         "--loop",
         choices=["asyncio", "uvloop", "auto"],
@@ -95,6 +97,17 @@ def _add_production_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--certfile", help="TLS certificate chain (PEM): serve wss://")
     parser.add_argument("--keyfile", help="TLS private key (PEM), if not in --certfile")
     parser.add_argument("--keyfile-password", help="password of an encrypted --keyfile")
+    parser.add_argument(
+        "--max-message-size",
+        type=int,
+        metavar="BYTES",
+        help="largest message for every resource that sets none of its own (default 16 MiB); 1009 past it",
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="no permessage-deflate, except for resources given a DeflateConfig of their own",
+    )
     parser.add_argument("--ping-interval", type=float, metavar="SECONDS", help="keepalive pings (0: off)")
     parser.add_argument("--ping-timeout", type=float, metavar="SECONDS", help="time to answer a ping")
     parser.add_argument("--close-timeout", type=float, metavar="SECONDS", help="time to finish a close")
@@ -154,12 +167,16 @@ def _use_loop(name: str) -> bool:
 
 
 def load_resources(directory: Path) -> Resources:
-    """Every resource declared by the handler files in ``directory``; a broken file stops the start."""
+    """Every resource of the handler files in ``directory`` (or of the one file it names).
+
+    A broken file stops the start.
+    """
     from .live.loader import is_handler_file, load_file
 
     table = Resources()
-    for path in sorted(directory.glob("*.py")):
-        if not (path.is_file() and is_handler_file(path)):
+    files = [directory] if directory.is_file() else sorted(directory.glob("*.py"))
+    for path in files:
+        if path != directory and not (path.is_file() and is_handler_file(path)):
             continue
         for item in load_file(path, collect).resources:
             table.add(item)
@@ -168,8 +185,10 @@ def load_resources(directory: Path) -> Resources:
 
 async def _serve(args: argparse.Namespace) -> int:
     directory = Path(args.handlers)
-    if not directory.is_dir():
-        print(f"livews: no handler directory {directory}", file=sys.stderr)
+    if not directory.exists():
+        from .live.run import missing_handlers
+
+        print(f"livews: {missing_handlers(directory)}", file=sys.stderr)
         return 2
     server = Server(load_resources(directory), host=args.host, port=args.port, **_server_options(args, False))
     await server.start()
@@ -249,6 +268,13 @@ def _server_options(args: argparse.Namespace, prompt: bool = False) -> dict[str,
         options["ping_timeout"] = args.ping_timeout
     if args.close_timeout is not None:
         options["close_timeout"] = args.close_timeout
+    if args.max_message_size is not None:
+        if args.max_message_size < 1:
+            size = args.max_message_size
+            raise _OptionError(f"--max-message-size must be a positive number of bytes, not {size}")
+        options["max_message_size"] = args.max_message_size
+    if args.no_compression:
+        options["compression"] = False
     if args.metrics:
         options["metrics"] = True
     if args.forwarded_allow_ips:
@@ -267,7 +293,8 @@ def _tls_context(certfile: str, keyfile: str | None, password: str | None) -> ss
     try:
         context.load_cert_chain(certfile, keyfile, password)
     except (OSError, ssl.SSLError) as exc:
-        files = certfile if keyfile is None else f"{certfile} and {keyfile}"
+        shown = [str(Path(name).resolve()) for name in (certfile, keyfile) if name is not None]
+        files = " and ".join(shown)
         raise _OptionError(f"cannot load the TLS certificate from {files}: {exc}") from None
     return context
 

@@ -158,7 +158,9 @@ class Request:
     ``origin`` comes from ``Origin`` for version 13 and from ``Sec-WebSocket-Origin`` for versions 7 and 8
     (each falls back to the other header). ``subprotocols`` lists every offered token in order, across
     headers. ``extensions`` joins every ``Sec-WebSocket-Extensions`` value with ", " (``None`` if there is
-    none). ``consumed`` is the size of the head: bytes after it are already WebSocket data.
+    none). ``consumed`` is the size of the head: bytes after it are already WebSocket data. ``peer`` is the
+    client's address, which the engine never sees: the server fills it in before ``on_connect`` runs (the
+    address a trusted proxy reports, else the socket's peer).
     """
 
     method: str
@@ -172,6 +174,7 @@ class Request:
     subprotocols: list[str] = field(default_factory=list)
     extensions: str | None = None
     consumed: int = 0
+    peer: str | None = None
 
 
 # ------------------------------------------------------------------------------------------------ parsing

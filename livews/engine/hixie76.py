@@ -105,6 +105,7 @@ class Hixie76Request:
     subprotocols: list[str] = field(default_factory=list)
     consumed: int = 0
     version: int = HIXIE76_VERSION
+    peer: str | None = None  # the client's address, set by the server
 
 
 def is_hixie76(headers: Headers) -> bool:

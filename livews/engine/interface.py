@@ -117,6 +117,10 @@ class UpgradeRequest(Protocol):
     @property
     def consumed(self) -> int: ...
 
+    #: The client's address as the server knows it (a trusted proxy's report, else the socket's peer), set
+    #: by the server before ``on_connect`` sees the request; ``None`` until then.
+    peer: str | None
+
 
 if TYPE_CHECKING:
     # mypy checks here that both engines, and both kinds of request, provide the interface.

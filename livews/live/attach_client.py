@@ -4,8 +4,10 @@ Finds the server's socket (``--port``, or the only server this user runs), check
 prompt: ptpython edits, highlights and validates locally; each statement is sent to the server, which runs it
 in this prompt's namespace there and streams back what it printed; completion asks the server, so it sees
 the names defined there. Ctrl-C interrupts the statement running on the server; Ctrl-D or ``exit()`` detach
-and leave the server running. Without a terminal the standard library's console does the same. On the port
-of a ``serve --workers N`` cluster the prompt is one over every worker (``livews.live.attach_cluster``).
+and leave the server running. When a statement there reads input (pdb under ``pm()``), the line is read
+here, from this terminal. The server's announcements (reloads, held clients) are printed as they come, above
+the input line. Without a terminal the standard library's console does the same. On the port of a
+``serve --workers N`` cluster the prompt is one over every worker (``livews.live.attach_cluster``).
 
 Imports nothing of the server: everything it knows about one comes over the socket.
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import code
 import codeop
+import queue
 import socket
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -66,6 +70,38 @@ class _Connection:
         self.banner = str(hello["banner"])
         self.gone = False
         self.abandoned = False
+        self._inbox: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._read, name="livews-attach-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        """Print announcements as they come; queue every other message for the statement waiting."""
+        while True:
+            message = self.wire.receive()
+            if message is not None and "note" in message:
+                print(message["note"], flush=True)
+                continue
+            self._inbox.put(message)
+            if message is None:
+                return
+
+    def _next(self) -> dict[str, Any] | None:
+        while True:
+            try:  # with a timeout, so Ctrl-C is taken while waiting
+                return self._inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+
+    def _answer(self) -> None:
+        """The statement on the server reads a line (pdb): read it from this terminal and send it."""
+        try:
+            line: str | None = input()
+        except (EOFError, KeyboardInterrupt):
+            line = None  # end of input: pdb leaves
+            print()
+        try:
+            self.wire.send(op="line", text=line)
+        except OSError:
+            pass
 
     def run(self, source: str) -> bool:
         """Run ``source`` on the server, printing what it prints; ``False`` once the prompt should end."""
@@ -77,7 +113,7 @@ class _Connection:
         interrupted = False
         while True:
             try:
-                message = self.wire.receive()
+                message = self._next()
             except KeyboardInterrupt:
                 if interrupted:  # a second Ctrl-C while waiting: leave the statement to itself, detach
                     self.abandoned = True
@@ -97,6 +133,8 @@ class _Connection:
             elif "err" in message:
                 sys.stderr.write(message["err"])
                 sys.stderr.flush()
+            elif message.get("input"):
+                self._answer()
             elif message.get("exit"):
                 return False
             elif message.get("done"):
@@ -108,7 +146,7 @@ class _Connection:
         except OSError:
             return []
         while True:
-            message = self.wire.receive()
+            message = self._next()
             if message is None:
                 return []
             if "completions" in message:
@@ -170,6 +208,7 @@ def _checked(port: int) -> Path:
 def _ptpython(connection: _Connection) -> None:
     from prompt_toolkit.completion import Completer, Completion
     from prompt_toolkit.document import Document
+    from prompt_toolkit.patch_stdout import patch_stdout
     from ptpython.repl import PythonRepl, ReplExit
 
     class RemoteCompleter(Completer):
@@ -182,6 +221,10 @@ def _ptpython(connection: _Connection) -> None:
                 yield Completion(word, start_position=-len(token))
 
     class RemoteRepl(PythonRepl):
+        def read(self) -> str:
+            with patch_stdout():  # an announcement printed while the user types goes above the input line
+                return super().read()
+
         def run_and_show_expression(self, expression: str) -> None:
             if not expression.strip():
                 return

@@ -10,6 +10,11 @@ What a statement prints (``print``, ``help()``, the repr of an expression, a tra
 prompt: ``sys.stdout`` and ``sys.stderr`` are replaced while the attach server runs by streams that write to
 the session of the thread writing, and to the original stream for every other thread. Leaving a prompt
 (Ctrl-D, ``exit()``) ends its session only; ``close()`` ends every session and removes the socket.
+
+The debugging helpers work there as at the local prompt: ``pm()`` runs pdb on the session's own thread with
+the prompt's terminal as its stdin/stdout (each line pdb wants is asked of the prompt over the socket), so
+the server loop and the other prompts go on. The server's announcements (reload reports, a client held
+after a handler error) are sent to every attached prompt, which prints them above its input line.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import ast
 import ctypes
 import logging
 import os
+import queue
 import re
 import rlcompleter
 import socket
@@ -25,9 +31,10 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import IO, Any, Protocol, TextIO, cast
 
 from .attach import AttachError, Wire, answers, peer_allowed, peer_of, socket_path
+from .debug import prompt_helpers
 from .handle import LiveServer
 from .tracebacks import format_error
 
@@ -160,12 +167,20 @@ class _Session:
         self.owner = owner
         self.wire = wire
         self.namespace = namespace(owner.live, attached=True)
+        self.streams = {"out": _Remote(self, "out"), "err": _Remote(self, "err")}
+        self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # answers to an input request
+        # pdb reads and writes only lines, which is all these two streams do (hence the casts).
+        terminal = (cast(IO[str], _RemoteInput(self)), cast(IO[str], self.streams["out"]))
+        self.namespace.update(prompt_helpers(owner.live, stdin=terminal[0], stdout=terminal[1]))
+        self._notes: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         if owner.extend is not None:
             owner.extend(self.namespace)
         self._statements: list[str | None] = []
         self._ready = threading.Condition()
         self._runner: threading.Thread | None = None
         self._running = False
+        self._gone = False
+        self._unlisten: Any = None
 
     def start(self) -> None:
         from .repl import banner
@@ -176,11 +191,18 @@ class _Session:
             self.end()
             return
         threading.Thread(target=self._read, name="livews-attach-read", daemon=True).start()
+        threading.Thread(target=self._tell, name="livews-attach-note", daemon=True).start()
+        self._unlisten = self.owner.live.listen(self._notes.put)
         self._runner = threading.Thread(target=self._run, name="livews-attach-run", daemon=True)
         self._runner.start()
 
     def end(self) -> None:
+        self._gone = True
+        if self._unlisten is not None:
+            self._unlisten()
         self.wire.close()
+        self._notes.put(None)
+        self._lines.put(None)
         with self._ready:
             self._statements.append(None)
             self._ready.notify()
@@ -200,10 +222,31 @@ class _Session:
                 self._send(completions=complete(str(message.get("text", "")), self.namespace))
             elif op == "interrupt":
                 self._interrupt()
+            elif op == "line":
+                line = message.get("text")
+                self._lines.put(None if line is None else str(line))
         self.end()
 
+    def _tell(self) -> None:
+        """Send the server's announcements to the prompt, off the loop that made them."""
+        while True:
+            line = self._notes.get()
+            if line is None or not self._send(note=line):
+                return
+
+    def read_line(self) -> str:
+        """Ask the prompt for one line of input (pdb's); ``""`` (end of input) once it is gone."""
+        if self._gone or not self._send(input=True):
+            return ""
+        while True:
+            try:  # with a timeout, so an interrupt from the prompt lands in this thread
+                line = self._lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            return "" if line is None else line + "\n"
+
     def _run(self) -> None:
-        streams = {"out": _Remote(self, "out"), "err": _Remote(self, "err")}
+        streams = self.streams
         _local.streams = streams
         while True:
             with self._ready:
@@ -309,6 +352,25 @@ class _Routed:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._default, name)
+
+
+class _RemoteInput:
+    """The prompt's terminal as a text stream to read lines from (pdb's stdin at an attached prompt)."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+
+    def readline(self, size: int = -1, /) -> str:
+        return self._session.read_line()
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return True
 
 
 class _Remote:

@@ -13,8 +13,8 @@ Who may use the socket: a peer on loopback that asked for a loopback name (``Hos
 browser's ``Origin`` must be the page's own (``http(s)://`` + the ``Host`` it asked), so another site cannot
 drive the console from a visitor's browser, and the loopback name rule stops a site whose DNS name was
 re-pointed at 127.0.0.1 (DNS rebinding). A client that sends no ``Origin`` (a script) is held to the peer and
-token rule alone. The token is checked at the handshake (403); the peer, which a resource's ``on_connect``
-cannot see, right after it: a refused peer is closed with 1008 before anything is sent.
+token rule alone. All of it is checked at the handshake: a peer refused gets 403 and never a connection (the
+server hands ``on_connect`` the peer's address as ``request.peer``).
 
 The static files are plain HTML/CSS/JS with no third-party code; the page writes every value with
 ``textContent``, and the ``Content-Security-Policy`` sent with it allows only its own script and style.
@@ -43,6 +43,7 @@ from ..patterns import compile_path
 from ..resource import Reject, Resource
 
 if TYPE_CHECKING:
+    from ..engine.handshake import Headers
     from ..engine.interface import UpgradeRequest
     from ..server.http import HttpRequest, Response
     from .handle import LiveServer
@@ -130,6 +131,15 @@ class Console:
                     "serve the console elsewhere (console='/other/') or turn it off (console=False)"
                 )
 
+    def refusal(self, path: str) -> str | None:
+        """Why a handler file may not serve ``path`` once the console runs (the reloader's check), or None."""
+        if not self._hides(path):
+            return None
+        return (
+            f"{path} is under the console's path {self.path}: move the resource, or serve the console "
+            "elsewhere (--console-path) or not at all (--no-console)"
+        )
+
     def _hides(self, path: str) -> bool:
         pattern = compile_path(path)
         mine = (*self._files, self.ws_path, self.path[:-1])
@@ -192,21 +202,23 @@ class Console:
         given = _query_token(request.query_string)
         if given is not None and not self.token_ok(given):
             raise Reject("console: wrong token", 403)
+        if not self.admits(request.peer or "", request.query_string, request.headers):
+            raise Reject("console: token required", 403)
 
     def token_ok(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self.token.encode())
 
-    def admits(self, client: Any) -> bool:
-        """After the handshake: the right token, or a loopback peer (when trusted) that asked a loopback name.
+    def admits(self, peer: str, query_string: str, headers: Headers | None) -> bool:
+        """The right token, or a loopback ``peer`` (when trusted) that asked a loopback name.
 
         The name matters: a site whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding) reaches this port
         from a visitor's browser with its own name in ``Host`` and a matching ``Origin``.
         """
-        given = _query_token(client.query_string)
+        given = _query_token(query_string)
         if given is not None and self.token_ok(given):
             return True
-        host = client.headers.get("Host") if client.headers is not None else None
-        return self.trust_loopback and _is_loopback(client.host) and _is_loopback_name(host or "")
+        host = headers.get("Host") if headers is not None else None
+        return self.trust_loopback and _is_loopback(peer) and _is_loopback_name(host or "")
 
     # ------------------------------------------------------------------------------------ what it tells
 
@@ -215,7 +227,8 @@ class Console:
         entry = _report_entry(report)
         hidden = [path for path in report.added if self._hides(path)]
         if hidden:
-            # Too late to refuse (the file is loaded): say it loudly, where people look.
+            # Handler files are refused by the reloader (``refusal``); what still gets here (a class
+            # registered at the prompt) is served already: say it loudly, where people look.
             _log.warning(
                 "%s under the console's path %s: move it or the console", ", ".join(hidden), self.path
             )
@@ -376,18 +389,11 @@ class _ConsoleSocket(Handler):
     """One page's socket: admitted or closed on open, then fed by the console and asked to act."""
 
     console: Console
-    _admitted = False
 
-    def on_open(self) -> None:
-        if not self.console.admits(self.client):
-            self.close(CloseCode.POLICY_VIOLATION, "console: token required")
-            return
-        self._admitted = True
+    def on_open(self) -> None:  # admitted at the handshake (``Console._check_request``)
         self.console._watch(self)
 
     async def on_text(self, message: str) -> None:
-        if not self._admitted:
-            return
         try:
             command = json.loads(message)
             if not isinstance(command, dict):

@@ -62,7 +62,8 @@ REPORTS_KEPT = 100
 class LiveServer:
     """A running (or startable) livews server with hot reload, safe to drive from any thread.
 
-    ``handlers`` is the directory of handler files (``None`` serves only what ``register`` adds). ``port=0``
+    ``handlers`` is the directory of handler files, or one handler file (its siblings are then loaded only
+    as modules it imports); ``None`` serves only what ``register`` adds. ``port=0``
     picks a free port (read it back from ``port``/``urls``). ``reload_step_ms`` is how long the handlers
     directory must stay quiet before a burst of saves is applied; ``watch_livews`` also watches livews's own
     code and reports "restart required" when it changes. ``load_timeout`` bounds a handler file's import
@@ -93,11 +94,15 @@ class LiveServer:
         console_trust_loopback: bool = True,
         **server_options: Any,
     ) -> None:
-        self.handlers_dir = Path(handlers).resolve() if handlers is not None else None
+        given = Path(handlers).resolve() if handlers is not None else None
+        #: The one handler file served when ``handlers`` names a file (its folder is then ``handlers_dir``).
+        self.handlers_file = given if given is not None and given.is_file() else None
+        self.handlers_dir = given.parent if self.handlers_file is not None and given is not None else given
         self.host = host
         self._port = port
         self.reload_enabled = reload
         self.on_report = on_report
+        self._listeners: list[Callable[[str], object]] = []  # attached prompts, besides on_report
         self._step_ms = reload_step_ms
         self._watch_livews = watch_livews
         self._load_timeout = load_timeout
@@ -153,11 +158,13 @@ class LiveServer:
             later=_later,
             load_timeout=self._load_timeout,
             settle=self._settle,
+            only=self.handlers_file,
         )
         for report in await self._reloader.load_all():
             self._record(report, announce=True)
         if self.console is not None:
             self.console.check_free([resource.path for resource in self._registry])
+            self._reloader.reserved = self.console.refusal  # from now on such a file fails to load
             self.console.start()
         await self._server.start()
         if self.reload_enabled and self.handlers_dir is not None and self.handlers_dir.is_dir():
@@ -272,7 +279,8 @@ class LiveServer:
                 values["reloads"] = self._reloads
                 values["reload errors"] = self._reload_errors
                 values["last reload"] = self._last_reload
-            values["watching"] = str(self.handlers_dir) if self._watcher is not None else "off"
+            watched = self.handlers_file or self.handlers_dir
+            values["watching"] = str(watched) if self._watcher is not None else "off"
             return Stats(values, _STAT_FORMATS)
 
         return self._thread.call(snapshot)
@@ -461,7 +469,26 @@ class LiveServer:
         if announce:
             self._announce(report.details())
 
+    def listen(self, callback: Callable[[str], object]) -> Callable[[], None]:
+        """Hand every announcement (reload reports, held clients) to ``callback`` too; return how to stop.
+
+        For prompts other than the owner's (one attached over a socket): ``on_report`` stays the owner's.
+        ``callback`` is called on the server loop, so it must only queue the line, never wait.
+        """
+        self._listeners.append(callback)
+
+        def stop() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return stop
+
     def _announce(self, line: str) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(line)
+            except Exception:
+                _log.exception("an announcement listener failed")
         if self.on_report is not None:
             try:
                 self.on_report(line)

@@ -94,8 +94,16 @@ class Reloader:
         later: Later | None = None,
         load_timeout: float | None = DEFAULT_LOAD_TIMEOUT,
         settle: float = DEFAULT_SETTLE,
+        reserved: Callable[[str], str | None] | None = None,
+        only: Path | None = None,
     ) -> None:
         self.registry = registry
+        #: The one handler file served (``--handlers file.py``), or ``None``: every file of the directory.
+        #: Its sibling files are loaded only as the modules it imports.
+        self.only = only.resolve() if only is not None else None
+        #: Why a resource path may not be served (a path the server keeps for itself), or ``None``: a file
+        #: with such a resource fails to load like one with a clash, and its old version keeps running.
+        self.reserved = reserved
         self.handlers_dir = handlers_dir.resolve() if handlers_dir is not None else None
         self._collect = collect
         self._instances = instances
@@ -117,6 +125,8 @@ class Reloader:
     # ----------------------------------------------------------------------------------------------- files
 
     def handler_files(self) -> list[Path]:
+        if self.only is not None:
+            return [self.only] if self.only.is_file() else []
         if self.handlers_dir is None or not self.handlers_dir.is_dir():
             return []
         return sorted(p for p in self.handlers_dir.iterdir() if p.is_file() and is_handler_file(p))
@@ -124,7 +134,7 @@ class Reloader:
     def subfolder_files(self) -> list[Path]:
         """Python files in (non-hidden, non-private) subfolders of the handlers directory: never loaded."""
         folder = self.handlers_dir
-        if folder is None or not folder.is_dir():
+        if folder is None or not folder.is_dir() or self.only is not None:
             return []
         return sorted(
             p
@@ -155,6 +165,8 @@ class Reloader:
         elsewhere: list[Path] = []
         for raw in paths:
             path = raw.resolve()
+            if self.only is not None and not self._serves(path):
+                continue  # a sibling of the one file served, which does not import it
             if self.handlers_dir is not None and path.parent != self.handlers_dir:
                 if path not in elsewhere:
                     elsewhere.append(path)
@@ -183,6 +195,10 @@ class Reloader:
                     continue
             return [*notes, *self._install(plan, loads, start)]
         return notes  # still changing after every attempt: the next watcher batch brings it
+
+    def _serves(self, path: Path) -> bool:
+        """With one file served: whether ``path`` is that file, or a module loaded with it."""
+        return path == self.only or path in self.files or any(path in deps for deps in self._imports.values())
 
     def _subfolder_note(self, paths: list[Path]) -> ReloadReport:
         return ReloadReport(
@@ -335,6 +351,9 @@ class Reloader:
                         why = clash_message(resource, other)
                         return LoadError(one.path, None, f"two resources in this file: {why}")
                 seen.append(resource)
+                reserved = self.reserved(rpath) if self.reserved is not None else None
+                if reserved is not None:
+                    return LoadError(one.path, None, reserved)
                 entry = self.registry.get(rpath)
                 owner = claimed.get(rpath)
                 if owner is None and entry is not None and isinstance(entry.source, Path):

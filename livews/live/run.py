@@ -19,7 +19,7 @@ from .handle import LiveServer
 if TYPE_CHECKING:
     from .attach_server import AttachServer
 
-__all__ = ["run"]
+__all__ = ["missing_handlers", "run"]
 
 
 def _say(line: str) -> None:
@@ -42,8 +42,8 @@ def run(
     ``console``: serve the browser console (``True``: at ``/_livews/``, a string: at that path, or not).
     """
     folder = Path(handlers)
-    if not folder.is_dir():
-        print(f"livews: no handler directory {folder}", file=sys.stderr)
+    if not folder.exists():
+        print(f"livews: {missing_handlers(folder)}", file=sys.stderr)
         return 2
     server = LiveServer(
         folder, host=host, port=port, reload=reload, on_report=_say, console=console, **server_options
@@ -77,7 +77,8 @@ def _foreground(server: LiveServer, attach: bool) -> int:
             _say(f"attach: python -m livews attach --port {server.port}")
         if server.console_url is not None:
             _say(f"console: {server.console_url}")
-        watching = f"reload: watching {server.handlers_dir}" if server.reload_enabled else "reload: off"
+        watched = server.handlers_file or server.handlers_dir
+        watching = f"reload: watching {watched}" if server.reload_enabled else "reload: off"
         _say(f"{watching}; Ctrl-C stops the server")
         # Short waits: the kernel may hand the signal to another thread (a handler file's import blocked in
         # a system call, say), and the main thread only runs Python's handler once its own wait returns.
@@ -111,3 +112,12 @@ def _accept_prompts(server: LiveServer) -> AttachServer | None:
     except (AttachError, OSError) as exc:
         _say(f"attach: off ({exc})")
         return None
+
+
+def missing_handlers(given: Path) -> str:
+    """What to tell a user whose ``--handlers`` names nothing: the absolute path looked at, and what to do."""
+    where = given if given.is_absolute() else Path.cwd() / given
+    return (
+        f"no handler folder or file at {where} (from --handlers {given}): pass --handlers with a folder of "
+        "handler files or one handler file, or run from the folder that holds handlers/"
+    )

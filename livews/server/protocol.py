@@ -32,6 +32,7 @@ from .http import plain_answer, upgrade_headers
 from .records import connection_fields
 
 if TYPE_CHECKING:
+    from ..engine.handshake import Headers, Request
     from ..resource import Resource
     from .proxy import TrustedProxies
     from .server import Server
@@ -372,6 +373,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._hold_head(len(head))
                 return
             self._release_head()
+            self.scheme = "wss" if server.ssl is not None else "ws"
+            if server.trusted_proxies is not None:
+                self._behind_proxy(server.trusted_proxies, request.headers)
+            request.peer = self.host  # for on_connect (a check by address, such as the console's)
             resource, subprotocol, extensions, deflate = self._accept(request)
             extra = upgrade_headers(server, resource, request)
         except HandshakeError as exc:
@@ -387,7 +392,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._transport.write(
                 accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
             )
-            conn = Connection(resource.limits, deflate=deflate, version=request.version)
+            limits = server.resource_defaults.limits(resource)
+            conn = Connection(limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
         if self._timer is not None:
@@ -399,9 +405,6 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.path = request.path
         self.query_string = request.query_string
         self.headers = request.headers
-        self.scheme = "wss" if server.ssl is not None else "ws"
-        if server.trusted_proxies is not None:
-            self._behind_proxy(server.trusted_proxies)
         self.subprotocol = subprotocol
         self.version = request.version
         self.connected_at = time.monotonic()
@@ -488,9 +491,9 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         extensions, deflate = server.negotiate_extensions(resource, request)
         return resource, subprotocol, extensions, deflate
 
-    def _behind_proxy(self, proxies: TrustedProxies) -> None:
+    def _behind_proxy(self, proxies: TrustedProxies, headers: Headers) -> None:
         """The client's own address and scheme, as a trusted proxy reports them (``proxy.py``)."""
-        forwarded = proxies.client_of(self.host, self.headers)
+        forwarded = proxies.client_of(self.host, headers)
         if forwarded is not None:
             self.host = forwarded[0]
             self.scheme = forwarded[1] or self.scheme
@@ -549,7 +552,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         assert self._transport is not None and isinstance(request, hixie76.Hixie76Request)
         secure = self.server.ssl is not None
         self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
-        return hixie76.Hixie76Connection(resource.limits)
+        return hixie76.Hixie76Connection(self.server.resource_defaults.limits(resource))
 
     # --------------------------------------------------------------------------------------- writing
 

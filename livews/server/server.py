@@ -23,6 +23,7 @@ from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .bus import Bus, Member, default_node_name, open_bus
+from .defaults import ResourceDefaults
 from .dispatch import DEFAULT_MAX_PENDING
 from .errors import ErrorLog
 from .groups import Groups
@@ -97,6 +98,10 @@ class Server:
     bus: what carries groups to other nodes: ``None`` (this server only), a ``redis://host:port/db`` URL
         (the ``livews[redis]`` extra), or a ``Bus`` (an ``InProcessBus`` shared by servers in one loop).
     node: this server's name on the bus (default ``host-pid``); distinct for every node sharing a bus.
+    max_message_size / compression: server-wide defaults for every resource, wherever it comes from (a
+        handler file, ``register``): a resource still at livews' default takes them, one that chose its own
+        value keeps it (``livews.server.defaults``). ``compression=False`` turns permessage-deflate off
+        except for resources given a ``DeflateConfig``.
 
     Every handler error and server fault is kept in ``errors`` (an ``ErrorLog``, bounded: see
     ``livews.server.errors``) and counted in ``handler_errors`` / ``server_errors``.
@@ -138,6 +143,8 @@ class Server:
         shutdown_grace: float = 0.0,
         bus: Bus | str | None = None,
         node: str | None = None,
+        max_message_size: int | None = None,
+        compression: bool = True,
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -152,6 +159,7 @@ class Server:
         self.max_connections = max_connections
         self.max_handshake_buffer = max_handshake_buffer
         self.limits = _handshake_limits(limits)
+        self.resource_defaults = ResourceDefaults(max_message_size, compression)
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
@@ -410,7 +418,7 @@ class Server:
 
     def negotiate_extensions(self, resource: Resource, request: Request) -> tuple[str | None, Any]:
         """Agree permessage-deflate if the resource allows it and the client offers it."""
-        config = resource.compression
+        config = self.resource_defaults.compression_of(resource)
         if not config or not request.extensions:
             return None, None
         from ..engine.deflate import DeflateConfig, negotiate

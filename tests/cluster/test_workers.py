@@ -376,6 +376,6 @@ async def test_a_worker_that_keeps_dying_is_restarted_with_a_doubling_backoff(tm
         died = re.compile(r"died \(exit 2\); restarting in ([\d.]+)s")
         delays = [float(m.group(1)) for x in lines if (m := died.search(x))]
         assert delays[:4] == [0.1, 0.2, 0.4, 0.8]
-        assert any("no handler directory" in x for x in lines)  # the worker's own error is relayed
+        assert any("no handler folder or file at" in x for x in lines)  # the worker's own error is relayed
     finally:
         assert process.stop() == 0  # SIGTERM ends the supervisor while it waits to restart

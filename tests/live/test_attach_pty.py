@@ -29,11 +29,11 @@ def runtime(tmp_path: Path) -> Path:
 class Serve:
     """``python -m livews serve --port 0`` in the background, with its attach line read."""
 
-    def __init__(self, cwd: Path, runtime: Path) -> None:
+    def __init__(self, cwd: Path, runtime: Path, *args: str) -> None:
         env = dict(os.environ, PYTHONPATH=str(REPO), XDG_RUNTIME_DIR=str(runtime))
         self.child = pexpect.spawn(
             sys.executable,
-            ["-m", "livews", "serve", "--port", "0"],
+            ["-m", "livews", "serve", "--port", "0", *args],
             cwd=str(cwd),
             env=env,
             encoding="utf-8",

@@ -122,12 +122,31 @@ def test_console_socket_refuses_a_wrong_token_with_403(handlers: Path) -> None:
 def test_console_socket_off_loopback_needs_the_token(handlers: Path) -> None:
     """``console_trust_loopback=False`` is the server seen from elsewhere: every peer needs the token."""
     with console_server(handlers, console_trust_loopback=False) as server:
-        with console_socket(server) as ws:
-            with pytest.raises(ConnectionClosed):
-                ws.recv(timeout=T)  # closed before anything is sent
-            assert ws.close_code == 1008
+        with pytest.raises(InvalidStatus) as refused:
+            console_socket(server)  # refused at the handshake: never a connection
+        assert refused.value.response.status_code == 403
         assert server.console is not None
         with console_socket(server, query=f"?token={server.console.token}") as ws:
+            assert json.loads(ws.recv(timeout=T))["type"] == "hello"
+
+
+def test_console_refuses_a_peer_off_loopback_at_the_handshake_with_403(handlers: Path) -> None:
+    """A trusted proxy on loopback reports a client elsewhere: that client, not the proxy, is checked."""
+    with console_server(handlers, trusted_proxies=["127.0.0.1"]) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=T) as raw:
+            raw.sendall(
+                (
+                    "GET /_livews/ws HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1:{server.port}\r\nX-Forwarded-For: 192.0.2.7\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 403"), answer[:40]
+        assert server.clients() == []
+        assert server.console is not None
+        with console_socket(server, query=f"?token={server.console.token}") as ws:  # the token still opens it
             assert json.loads(ws.recv(timeout=T))["type"] == "hello"
 
 
@@ -136,14 +155,13 @@ def test_console_admits_loopback_peers_and_knows_other_peers_need_the_token(hand
         console = server.console
         assert console is not None
 
-        class Peer:
-            def __init__(self, host: str, query: str = "", asked: str = "127.0.0.1:8765") -> None:
-                self.host, self.query_string, self.headers = host, query, Headers([("Host", asked)])
+        def admits(peer: str, query: str = "", asked: str = "127.0.0.1:8765") -> bool:
+            return console.admits(peer, query, Headers([("Host", asked)]))
 
-        assert console.admits(Peer("127.0.0.1")) and console.admits(Peer("::1", asked="[::1]:8765"))
-        assert console.admits(Peer("127.0.0.1", asked="localhost:8765"))
-        assert not console.admits(Peer("192.0.2.7"))
-        assert console.admits(Peer("192.0.2.7", f"token={console.token}"))
+        assert admits("127.0.0.1") and admits("::1", asked="[::1]:8765")
+        assert admits("127.0.0.1", asked="localhost:8765")
+        assert not admits("192.0.2.7")
+        assert admits("192.0.2.7", f"token={console.token}")
 
 
 def test_console_refuses_a_loopback_peer_that_asked_another_name_dns_rebinding(handlers: Path) -> None:
@@ -159,15 +177,8 @@ def test_console_refuses_a_loopback_peer_that_asked_another_name_dns_rebinding(h
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
                 ).encode()
             )
-            answer = b""
-            while len(answer.partition(b"\r\n\r\n")[2]) < 4 and len(answer) < 4096:  # head + a frame's start
-                chunk = raw.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
-        head, _, frame = answer.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101")
-        assert frame[0] == 0x88 and int.from_bytes(frame[2:4], "big") == 1008  # a close, before any data
+            answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 403"), answer[:40]  # refused at the handshake
 
 
 # ------------------------------------------------------------------------------------- what it tells
@@ -340,12 +351,32 @@ def test_prompt_banner_shows_the_console_url(handlers: Path) -> None:
         assert "console:" not in banner(server)
 
 
-def test_console_warns_when_a_later_file_puts_a_resource_under_its_path(handlers: Path) -> None:
+def test_a_later_file_with_a_resource_under_the_console_path_fails_to_load_and_old_code_runs_on(
+    handlers: Path,
+) -> None:
     with console_server(handlers, reload_step_ms=20) as server, console_socket(server) as ws:
         json.loads(ws.recv(timeout=T))
+        index = server.report_count
         write(handlers, "late.py", ECHO.format(reply="message").replace('"/echo"', '"/_livews/late"'))
-        report = receive_until(ws, "report")["entry"]
-        assert not report["ok"] and "WARNING: /_livews/late is under the console's path" in report["line"]
+        report = server.wait_report(index, timeout=T)
+        assert not report.ok and "/_livews/late is under the console's path /_livews/" in report.details()
+        assert "/_livews/late" not in [r.path for r in server.resources()]
+        entry = receive_until(ws, "report")["entry"]
+        assert not entry["ok"] and "under the console's path" in entry["line"]
+
+        # A served file that gains such a resource is refused whole: its old version keeps serving.
+        index = server.report_count
+        source = ECHO.format(reply="'v2 ' + message").replace('"/echo"', '"/echo2"')
+        hidden = ECHO.format(reply="message").replace('"/echo"', '"/_livews/x"')
+        source += hidden.replace("class Echo", "class X")
+        write(handlers, "echo2.py", ECHO.format(reply="'v1 ' + message").replace('"/echo"', '"/echo2"'))
+        assert server.wait_report(index, timeout=T).ok
+        write(handlers, "echo2.py", source)
+        report = server.wait_report(index + 1, timeout=T)
+        assert not report.ok and "/_livews/x is under the console's path" in report.details()
+        with connect(f"ws://127.0.0.1:{server.port}/echo2", open_timeout=T) as client:
+            client.send("hi")
+            assert client.recv(timeout=T) == "v1 hi"
 
 
 def test_console_path_without_its_slash_redirects_keeping_the_token(handlers: Path) -> None:

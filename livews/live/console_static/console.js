@@ -39,9 +39,13 @@ function connect() {
   const socket = new WebSocket(url);
   state.socket = socket;
   const status = document.getElementById("status");
-  socket.onopen = () => { status.textContent = "live"; status.className = "status live"; };
+  let opened = false;
+  socket.onopen = () => { opened = true; status.textContent = "live"; status.className = "status live"; };
   socket.onclose = (event) => {
-    status.textContent = `disconnected (${event.code}${event.reason ? " " + event.reason : ""})`;
+    // A refused handshake (403) reaches a page only as a close that never opened.
+    status.textContent = opened
+      ? `disconnected (${event.code}${event.reason ? " " + event.reason : ""})`
+      : "refused or unreachable" + (token ? "" : " (off loopback the console needs ?token=…, printed by the server)");
     status.className = "status down";
     if (event.code !== 1008) setTimeout(connect, 2000);
   };
