@@ -181,7 +181,7 @@ class ClusterPrompt(_Connection):
         outcome = ""
         while not outcome:
             try:
-                message = member.wire.receive()
+                message = member._next()  # the connection's reader thread queues what the worker sends
             except KeyboardInterrupt:
                 if interrupted:
                     return "abandoned"
@@ -204,6 +204,8 @@ class ClusterPrompt(_Connection):
                 for line in lines:
                     stream.write(label + line + "\n")
                 stream.flush()
+            elif message.get("input"):
+                member._answer()  # a statement reading a line there (pdb under pm()): from this terminal
             elif message.get("exit"):
                 outcome = "exit"
             elif message.get("done"):
