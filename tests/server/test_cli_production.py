@@ -14,7 +14,7 @@ import pytest
 
 from livews import __version__
 from livews.cli import _parser, _server_options, main
-from livews.testing import connect
+from livews.testing import HandshakeRefused, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,6 +101,34 @@ async def test_certfile_and_keyfile_serve_wss(certificate: tuple[Path, Path]) ->
         async with connect(url.removesuffix("/echo"), "/echo", ssl=client_tls) as ws:
             await ws.send_text("over TLS")
             assert await ws.receive_text() == "over TLS"
+        proc.send_signal(signal.SIGINT)
+        assert await loop.run_in_executor(None, proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def test_max_connections_on_the_command_line_answers_503_past_it() -> None:
+    argv = [sys.executable, "-m", "livews", "serve", "--no-reload", "--port", "0"]
+    argv += ["--handlers", str(ROOT / "handlers"), "--max-connections", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    loop = asyncio.get_running_loop()
+    try:
+        assert proc.stdout is not None
+        url = ""
+        while not url.endswith("/echo"):
+            line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 20)
+            assert line, "server exited"
+            url = line.strip()
+        base = url.removesuffix("/echo")
+        async with connect(base, "/echo") as first:
+            with pytest.raises(HandshakeRefused) as refused:
+                async with connect(base, "/chat"):
+                    pass
+            assert refused.value.status == 503
+            await first.send_text("still served")
+            assert await first.receive_text() == "still served"
         proc.send_signal(signal.SIGINT)
         assert await loop.run_in_executor(None, proc.wait, 20) == 0
     finally:
