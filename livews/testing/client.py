@@ -24,6 +24,20 @@ __all__ = ["TIMEOUT", "Closed", "HandshakeRefused", "TestClient", "connect", "ur
 TIMEOUT = float(os.environ.get("LIVEWS_TEST_TIMEOUT", "10"))
 
 
+def expect_text(message: str | bytes) -> str:
+    """``message`` if it is text; an ``AssertionError`` naming what came instead (``receive_text``)."""
+    if not isinstance(message, str):
+        raise AssertionError(f"expected a text message, received binary {message[:60]!r}")
+    return message
+
+
+def expect_bytes(message: str | bytes) -> bytes:
+    """``message`` if it is binary; an ``AssertionError`` naming what came instead (``receive_bytes``)."""
+    if not isinstance(message, bytes):
+        raise AssertionError(f"expected a binary message, received text {message[:60]!r}")
+    return message
+
+
 class HandshakeRefused(Exception):
     """The server answered the opening handshake with an HTTP status instead of 101."""
 
@@ -117,16 +131,10 @@ class TestClient:
         return await self._recv(timeout)
 
     async def receive_text(self, timeout: float | None = None) -> str:
-        message = await self._recv(timeout)
-        if not isinstance(message, str):
-            raise AssertionError(f"expected a text message, received binary {message[:60]!r}")
-        return message
+        return expect_text(await self._recv(timeout))
 
     async def receive_bytes(self, timeout: float | None = None) -> bytes:
-        message = await self._recv(timeout)
-        if not isinstance(message, bytes):
-            raise AssertionError(f"expected a binary message, received text {message[:60]!r}")
-        return message
+        return expect_bytes(await self._recv(timeout))
 
     async def receive_json(self, timeout: float | None = None) -> Any:
         """The next text message, parsed as JSON."""

@@ -24,7 +24,7 @@ from typing import Any
 from ..resource import Resource
 from ..server import Server
 from ..server.protocol import ServerProtocol
-from .client import TIMEOUT, Closed, HandshakeRefused
+from .client import TIMEOUT, Closed, HandshakeRefused, expect_bytes, expect_text
 from .servers import resources_of
 
 __all__ = ["Communicator"]
@@ -251,16 +251,10 @@ class Communicator:
         return self._unread.popleft()
 
     async def receive_text(self, timeout: float | None = None) -> str:
-        message = await self.receive(timeout)
-        if not isinstance(message, str):
-            raise AssertionError(f"expected a text message, received binary {message[:60]!r}")
-        return message
+        return expect_text(await self.receive(timeout))
 
     async def receive_bytes(self, timeout: float | None = None) -> bytes:
-        message = await self.receive(timeout)
-        if not isinstance(message, bytes):
-            raise AssertionError(f"expected a binary message, received text {message[:60]!r}")
-        return message
+        return expect_bytes(await self.receive(timeout))
 
     async def receive_json(self, timeout: float | None = None) -> Any:
         return json.loads(await self.receive_text(timeout))
