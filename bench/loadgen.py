@@ -156,6 +156,7 @@ class Client(asyncio.BufferedProtocol):
         self._left = 0
         self._opcode = 0
         self._fin = True
+        self._fragmented = False
         self._ctl = False
         self._msg_opcode = 0
         self._msg_rsv1 = False
@@ -192,9 +193,16 @@ class Client(asyncio.BufferedProtocol):
             self.closed.set_result(None)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view[self._fill :]
+        fill = self._fill
+        return self._view[fill:] if fill else self._view
 
     def buffer_updated(self, nbytes: int) -> None:
+        """Count the messages in this read; in echo mode send the next frame for each one.
+
+        A whole unfragmented data message that nobody keeps is counted right here, without a call per
+        frame (the common case on every workload); anything else goes through ``_frame_start`` and
+        ``_frame_done``, which keep payloads, answer control frames and follow fragmentation.
+        """
         data = self._rbuf
         end = self._fill + nbytes
         pos = 0
@@ -225,21 +233,38 @@ class Client(asyncio.BufferedProtocol):
             b1 = data[pos + 1]
             size = b1 & 0x7F
             if size < 126:
-                pos += 2
+                start = pos + 2
             elif size == 126:
                 if end - pos < 4:
                     break
                 size = int.from_bytes(data[pos + 2 : pos + 4], "big")
-                pos += 4
+                start = pos + 4
             else:
                 if end - pos < 10:
                     break
                 size = int.from_bytes(data[pos + 2 : pos + 10], "big")
-                pos += 10
+                start = pos + 10
             if b1 & 0x80:
                 self._protocol_error("server frame is masked")
                 return
-            self._frame_start(b0, size)
+            if 0x80 < (b0 & 0x8F) < 0x88 and not self.keep and not self._fragmented and end - start >= size:
+                # FIN, a data opcode, the whole payload in this read: one message, counted and skipped.
+                pos = start + size
+                self.messages += 1
+                tally = self.tally
+                tally.messages += 1
+                tally.payload_bytes += size
+                if self._running:
+                    cycle = self._cycle
+                    i = self._next
+                    self.transport.write(cycle[i])  # type: ignore[union-attr]
+                    self.sent += 1
+                    i += 1
+                    self._next = 0 if i == len(cycle) else i
+                continue
+            pos = start
+            if not self._frame_start(b0, size):
+                return
             if size:
                 self._left = size
             else:
@@ -253,20 +278,33 @@ class Client(asyncio.BufferedProtocol):
 
     # ------------------------------------------------------------------------------------------- frames
 
-    def _frame_start(self, b0: int, size: int) -> None:
+    def _frame_start(self, b0: int, size: int) -> bool:
+        """Note a frame's header; False (connection aborted) if it breaks RFC 6455 §5.4 fragmentation."""
         opcode = b0 & 0x0F
         self._opcode = opcode
         self._fin = bool(b0 & 0x80)
         self._ctl = opcode >= 8
         if self._ctl:
+            if not self._fin:
+                self._protocol_error("fragmented control frame")
+                return False
             self._ctl_buf = bytearray()
-            return
-        if opcode != OP_CONT:
+            return True
+        if opcode == OP_CONT:
+            if not self._fragmented:
+                self._protocol_error("continuation frame outside a fragmented message")
+                return False
+        else:
+            if self._fragmented:
+                self._protocol_error("new data frame inside a fragmented message")
+                return False
             self._msg_opcode = opcode
             self._msg_rsv1 = bool(b0 & 0x40)
             self._msg_size = 0
             self._buf = bytearray() if self.keep else None
+        self._fragmented = not self._fin
         self._msg_size += size
+        return True
 
     def _frame_done(self) -> None:
         if self._ctl:
@@ -283,12 +321,15 @@ class Client(asyncio.BufferedProtocol):
             self._buf = None
             self.keep -= 1
         if self._running:
-            cycle = self._cycle
-            i = self._next
-            self.transport.write(cycle[i])  # type: ignore[union-attr]
-            self.sent += 1
-            i += 1
-            self._next = 0 if i == len(cycle) else i
+            self._send_next()
+
+    def _send_next(self) -> None:
+        cycle = self._cycle
+        i = self._next
+        self.transport.write(cycle[i])  # type: ignore[union-attr]
+        self.sent += 1
+        i += 1
+        self._next = 0 if i == len(cycle) else i
 
     def _control(self, opcode: int, payload: bytes) -> None:
         if opcode == OP_PING:
