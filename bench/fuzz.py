@@ -24,32 +24,15 @@ import sys
 import tempfile
 import time
 import traceback
-import zlib
 from collections.abc import Callable
 from pathlib import Path
+
+from loadgen import client_frame, deflate_message
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
-_MASK = b"\x37\xfa\x21\x3d"
-
-
-def _client_frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
-    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
-    n = len(payload)
-    if n < 126:
-        head = bytes((b0, 0x80 | n))
-    elif n < 0x10000:
-        head = bytes((b0, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((b0, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + _MASK + bytes(b ^ _MASK[i % 4] for i, b in enumerate(payload))
-
-
-def _deflated(data: bytes) -> bytes:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 def seeds(target: str) -> list[bytes]:
@@ -64,16 +47,17 @@ def seeds(target: str) -> list[bytes]:
         return [bytes((o, s)) + head for o in (0, 1, 2, 3) for s in (0, 5)]
     if target == "deflate":
         text = b'{"id": 1, "name": "livews", "tags": ["a", "b"]}' * 20
-        return [bytes((o, 9)) + _deflated(text) for o in (0, 1, 2, 4, 0x31)] + [b"\x00\x00" + b"\x03\x00" * 8]
+        starts = [bytes((o, 9)) + deflate_message(text) for o in (0, 1, 2, 4, 0x31)]
+        return [*starts, b"\x00\x00" + b"\x03\x00" * 8]
     stream = (
-        _client_frame(1, "héllo \U0001f600".encode())
-        + _client_frame(2, bytes(range(200)))
-        + _client_frame(1, b"frag", fin=False)
-        + _client_frame(9, b"ping")
-        + _client_frame(0, b"ment")
-        + _client_frame(10, b"pong")
-        + _client_frame(2, _deflated(b"compressed " * 30), rsv=4)
-        + _client_frame(8, b"\x03\xe8bye")
+        client_frame(1, "héllo \U0001f600".encode())
+        + client_frame(2, bytes(range(200)))
+        + client_frame(1, b"frag", fin=False)
+        + client_frame(9, b"ping")
+        + client_frame(0, b"ment")
+        + client_frame(10, b"pong")
+        + client_frame(2, deflate_message(b"compressed " * 30), rsv1=True)
+        + client_frame(8, b"\x03\xe8bye")
     )
     return [bytes((o, s)) + stream for o in (0, 1, 3, 16, 17) for s in (0, 1, 0x23)]
 

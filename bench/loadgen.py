@@ -43,6 +43,7 @@ OP_PONG = 0xA
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _MASK_KEY = b"\x37\xfa\x21\x3d"
+_ZERO_KEY = b"\0\0\0\0"
 _DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
@@ -67,16 +68,22 @@ def transport_kind() -> str:
 
 
 def _mask(payload: bytes, key: bytes) -> bytes:
-    if not payload:
+    if not payload or key == _ZERO_KEY:
         return payload
     size = len(payload)
     keystream = (key * (size // 4 + 1))[:size]
     return (int.from_bytes(payload, "big") ^ int.from_bytes(keystream, "big")).to_bytes(size, "big")
 
 
-def client_frame(opcode: int, payload: bytes, *, rsv1: bool = False, key: bytes = _MASK_KEY) -> bytes:
-    """One masked client frame (RFC 6455 §5.2, §5.3), FIN set, as ready-to-write bytes."""
-    first = 0x80 | (0x40 if rsv1 else 0) | opcode
+def client_frame(
+    opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False, key: bytes = _MASK_KEY
+) -> bytes:
+    """One masked client frame (RFC 6455 §5.2, §5.3) as ready-to-write bytes.
+
+    The bench's one frame builder: the generator, the soak's misbehaving clients and the fuzzer's seeds.
+    A zero ``key`` sends the payload as it is (still a masked frame: the mask bit is set).
+    """
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     size = len(payload)
     if size < 126:
         head = bytes((first, 0x80 | size))
@@ -87,12 +94,12 @@ def client_frame(opcode: int, payload: bytes, *, rsv1: bool = False, key: bytes 
     return head + key + _mask(payload, key)
 
 
-def deflate_message(data: bytes, window_bits: int = 15) -> bytes:
+def deflate_message(data: bytes, window_bits: int = 15, level: int = 6) -> bytes:
     """``data`` compressed on its own as one permessage-deflate message (RFC 7692 §7.2.1, tail removed).
 
     A message that refers to nothing before it is valid whatever context takeover was agreed.
     """
-    compressor = zlib.compressobj(6, zlib.DEFLATED, -window_bits)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -window_bits)
     out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
     return out[:-4] if out.endswith(_DEFLATE_TAIL) else out
 

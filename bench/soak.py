@@ -31,9 +31,10 @@ import statistics
 import subprocess
 import sys
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from loadgen import client_frame, deflate_message
 
 _REPO = Path(__file__).resolve().parent.parent
 _PATHS = ("echo", "async")
@@ -96,17 +97,9 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _masked(opcode: int, payload: bytes, *, rsv1: bool = False, fin: bool = True) -> bytes:
+def _masked(opcode: int, payload: bytes, *, rsv1: bool = False) -> bytes:
     """A client frame with a zero mask key (the payload goes as is)."""
-    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        head = bytes((b0, 0x80 | n))
-    elif n < 0x10000:
-        head = bytes((b0, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((b0, 0x80 | 127)) + n.to_bytes(8, "big")
-    return head + b"\0\0\0\0" + payload
+    return client_frame(opcode, payload, rsv1=rsv1, key=b"\0\0\0\0")
 
 
 async def _raw(port: int, path: str = "/echo", extensions: str | None = None, rcvbuf: int | None = None):
@@ -283,9 +276,7 @@ async def _slowloris(port: int, deadline: float, stats: Stats) -> None:
 
 
 async def _bomb(port: int, deadline: float, stats: Stats) -> None:
-    squeeze = zlib.compressobj(9, zlib.DEFLATED, -15)
-    payload = squeeze.compress(b"\0" * (16 * MIB)) + squeeze.flush(zlib.Z_SYNC_FLUSH)
-    payload = payload[:-4]  # RFC 7692 §7.2.1: the sync flush's empty block tail is left off
+    payload = deflate_message(b"\0" * (16 * MIB), level=9)
     while time.monotonic() < deadline:
         reader, writer = await _raw(port, extensions="permessage-deflate")
         writer.write(_masked(2, payload, rsv1=True))
