@@ -15,7 +15,17 @@ from typing import Any
 
 from workloads import ROWS, Row
 
-__all__ = ["cost_table", "cpu_table", "main_table", "summarize", "write_chart", "write_json"]
+__all__ = [
+    "Results",
+    "Summary",
+    "cost_table",
+    "cpu_table",
+    "loop_table",
+    "main_table",
+    "summarize",
+    "write_chart",
+    "write_json",
+]
 
 LEAD = "livews"
 _BOUND = 90.0
@@ -164,22 +174,54 @@ def cost_table(summary: Summary, servers: Sequence[str]) -> str:
     return _table(header, lines)
 
 
-def write_json(path: Path, meta: dict[str, Any], results: Results, summary: Summary) -> None:
-    rows = []
+def loop_table(summaries: dict[str, Summary], servers: Sequence[str]) -> str:
+    """Each server's figure on every other loop divided by its figure on the first loop (same run)."""
+    loops = list(summaries)
+    base, others = loops[0], loops[1:]
+    header = [f"{other}/{base}, same server" for other in others[:1]] + servers
+    if len(others) > 1:
+        header = ["<loop>/" + base, *servers]
+    lines = []
     for row in ROWS:
-        if row.key in summary:
-            rows.append(
-                {
-                    "key": row.key,
-                    "workload": row.workload,
-                    "label": row.label,
-                    "unit": row.unit,
-                    "higher_is_better": row.higher_is_better,
-                    "summary": summary[row.key],
-                    "rounds": results.get(row.key, {}),
-                }
-            )
-    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, default=str) + "\n")
+        for other in others:
+            if row.key not in summaries[base] or row.key not in summaries[other]:
+                continue
+            line = [f"{row.workload}. {row.label}" + (f" ({other})" if len(others) > 1 else "")]
+            for name in servers:
+                a = summaries[base][row.key].get(name, {}).get("value")
+                b = summaries[other][row.key].get(name, {}).get("value")
+                line.append(f"{b / a:.2f}" if a and b is not None else "-")
+            lines.append(line)
+    return _table(header, lines)
+
+
+def _rows(results: Results, summary: Summary) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": row.key,
+            "workload": row.workload,
+            "label": row.label,
+            "unit": row.unit,
+            "higher_is_better": row.higher_is_better,
+            "summary": summary[row.key],
+            "rounds": results.get(row.key, {}),
+        }
+        for row in ROWS
+        if row.key in summary
+    ]
+
+
+def write_json(
+    path: Path, meta: dict[str, Any], results: dict[str, Results], summaries: dict[str, Summary]
+) -> None:
+    """``{"meta", "rows"}`` for a run on one event loop, ``{"meta", "loops": {loop: {"rows"}}}`` for more."""
+    document: dict[str, Any] = {"meta": meta}
+    if len(summaries) == 1:
+        [(loop, summary)] = summaries.items()
+        document["rows"] = _rows(results[loop], summary)
+    else:
+        document["loops"] = {loop: {"rows": _rows(results[loop], s)} for loop, s in summaries.items()}
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
 def write_chart(path: Path, summary: Summary, servers: Sequence[str], title: str) -> bool:

@@ -3,6 +3,7 @@
     python bench/run.py                       # every implementation, every workload, 3 rounds
     python bench/run.py --quick               # smaller and shorter, one round: a smoke test
     python bench/run.py --only livews,websockets --workloads 1,2
+    python bench/run.py --loops asyncio,uvloop     # every server on each event loop, side by side
 
 Each measurement starts a fresh server (``bench/servers/<name>_server.py``) pinned to core 1 while this
 process, the load generator, stays on core 0. Servers take turns inside every workload and the order rotates
@@ -30,12 +31,13 @@ from typing import Any
 
 import psutil
 from loadgen import transport_kind, use_plain_asyncio
-from report import cost_table, cpu_table, main_table, summarize, write_chart, write_json
+from report import Results, cost_table, cpu_table, loop_table, main_table, summarize, write_chart, write_json
 from workloads import FULL, QUICK, ROWS, WORKLOADS, Params, Target, Workload
 
 __all__ = ["IMPLEMENTATIONS", "main"]
 
 IMPLEMENTATIONS = ("livews", "websockets", "aiohttp", "picows", "floor")
+LOOPS = ("asyncio", "uvloop")
 HOST = "127.0.0.1"
 SERVER_CORE = 1
 GEN_CORE = 0
@@ -54,6 +56,7 @@ class _Server:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    loop: str = ""
 
 
 class _Unsupported(Exception):
@@ -82,12 +85,12 @@ def _tail(path: Path, lines: int = 6) -> str:
         return ""
 
 
-async def _start(name: str, workload: Workload, log: Path, extra: list[str]) -> _Server:
+async def _start(name: str, workload: Workload, log: Path, extra: list[str], loop: str) -> _Server:
     port = _free_port()
     cmd = [sys.executable, str(_SERVERS / f"{name}_server.py"), "--port", str(port), "--mode", workload.mode]
     if workload.compress:
         cmd.append("--compress")
-    cmd += extra
+    cmd += ["--loop", loop, *extra]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -104,7 +107,12 @@ async def _start(name: str, workload: Workload, log: Path, extra: list[str]) -> 
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
         for line in text.splitlines():
+            if line.startswith("LOOP "):
+                server.loop = line[5:]
             if line == f"READY {port}":
+                if not server.loop.startswith(f"{loop}."):
+                    _stop(server)
+                    raise RuntimeError(f"{name} server runs on {server.loop or 'no named loop'}, not {loop}")
                 return server
             if line.startswith("UNSUPPORTED"):
                 _stop(server)
@@ -132,53 +140,115 @@ def _noise(measurements: dict[str, dict[str, Any]]) -> float:
 
 
 async def _measure_once(
-    name: str, workload: Workload, params: Params, log: Path, extra: list[str]
+    name: str, workload: Workload, params: Params, log: Path, extra: list[str], loop: str
 ) -> dict[str, dict[str, Any]]:
+    """One fresh server, one run of the workload; each row's figures carry the seconds each phase took."""
+    began = time.perf_counter()
     try:
-        server = await _start(name, workload, log, extra)
+        server = await _start(name, workload, log, extra, loop)
     except _Unsupported as why:
         return {row: {"unsupported": str(why)} for row in workload.rows}
     except Exception as exc:
         return {row: {"error": str(exc)} for row in workload.rows}
+    ready = time.perf_counter()
     target = Target(HOST, server.port, server.proc.pid, SERVER_CORE, GEN_CORE)
     try:
-        return await asyncio.wait_for(workload.run(target, params), _WORKLOAD_TIMEOUT)
+        got = await asyncio.wait_for(workload.run(target, params), _WORKLOAD_TIMEOUT)
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"
         if server.proc.poll() is not None:
             detail += f" (server exited with {server.proc.returncode}: {_tail(log)})"
         return {row: {"error": detail} for row in workload.rows}
     finally:
+        ran = time.perf_counter()
         _stop(server)
+    phases = {
+        "start_s": round(ready - began, 3),
+        "workload_s": round(ran - ready, 3),
+        "stop_s": round(time.perf_counter() - ran, 3),
+    }
+    for measurement in got.values():
+        measurement["server_loop"] = server.loop
+        measurement["phases"] = phases
+    return got
 
 
-async def _wait_quiet(limit: float) -> None:
-    """Wait up to ``limit`` seconds for other programs to use under ``_NOISY`` % CPU, then go on anyway."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        other = await asyncio.to_thread(_other_load, 0.5)
-        if other < _NOISY:
+_SAMPLE = 0.25
+"""Seconds of one look at how busy other programs keep the machine."""
+
+
+class _Quiet:
+    """Waits for other programs to go quiet before a measurement, within limits that keep the run's length.
+
+    A wait ends as soon as one ``_SAMPLE`` shows other programs under ``_NOISY`` % CPU, or after ``limit``
+    seconds. When two waits in a row ran out, the machine is busy for longer than waiting can bridge: further
+    waits would only lengthen the run (a 60 s wait before each of ~100 measurements is well over an hour),
+    so the runner stops waiting until a look before a measurement finds the machine quiet again. The
+    measurement itself is the same either way, and its ``other`` CPU is recorded next to it.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.waited = 0.0
+        self._ran_out = 0
+
+    async def wait(self) -> None:
+        if self.limit <= 0:
             return
-    print(f"      still busy after {limit:.0f}s of waiting; measuring anyway")
+        started = time.monotonic()
+        if self._ran_out >= 2:
+            if await asyncio.to_thread(_other_load, _SAMPLE) < _NOISY:
+                self._ran_out = 0
+            self.waited += time.monotonic() - started
+            return
+        deadline = started + self.limit
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(_other_load, _SAMPLE) < _NOISY:
+                self._ran_out = 0
+                self.waited += time.monotonic() - started
+                return
+        self._ran_out += 1
+        self.waited += time.monotonic() - started
+        if self._ran_out == 2:
+            print(
+                f"      still busy after {self.limit:.0f}s twice: no more waiting until the machine is quiet"
+            )
+        else:
+            print(f"      still busy after {self.limit:.0f}s of waiting; measuring anyway")
 
 
 async def _measure(
-    name: str, workload: Workload, params: Params, log: Path, extra: list[str], retries: int, quiet: float
+    name: str,
+    workload: Workload,
+    params: Params,
+    log: Path,
+    extra: list[str],
+    loop: str,
+    retries: int,
+    quiet: _Quiet,
 ) -> dict[str, dict[str, Any]]:
-    """Measure; when other programs took more than ``_NOISY`` % of the cores, measure again (bounded)."""
-    if quiet > 0:
-        await _wait_quiet(quiet)
-    best = await _measure_once(name, workload, params, log, extra)
+    """Measure; when other programs took more than ``_NOISY`` % of the cores, measure again (bounded).
+
+    A retry is only worth its time when the machine has calmed down: measured again under the same load, a
+    figure is as disturbed as before. So a disturbed figure is measured again only when a short look finds
+    other programs under ``_NOISY`` % now (after ``--wait-quiet`` when given); otherwise it is kept, marked
+    ``noisy`` in the tables.
+    """
+    await quiet.wait()
+    best = await _measure_once(name, workload, params, log, extra, loop)
     for attempt in range(retries):
         if _noise(best) < _NOISY or any("value" not in m for m in best.values()):
+            break
+        await quiet.wait()
+        now = await asyncio.to_thread(_other_load, _SAMPLE)
+        if now >= _NOISY:
+            print(f"      disturbed ({_noise(best):.0f}% CPU from other programs), still busy: kept")
             break
         print(
             f"      disturbed ({_noise(best):.0f}% CPU from other programs), again ({attempt + 1}/{retries})"
         )
-        if quiet > 0:
-            await _wait_quiet(quiet)
         again = await _measure_once(
-            name, workload, params, log.with_suffix(f".retry{attempt + 1}.log"), extra
+            name, workload, params, log.with_suffix(f".retry{attempt + 1}.log"), extra, loop
         )
         if all("value" in m for m in again.values()) and _noise(again) < _noise(best):
             best = again
@@ -231,6 +301,14 @@ def _other_load(seconds: float = 1.0) -> float:
     return max(0.0, total - (sum(me.cpu_times()[:2]) - before_me) * 100 / seconds)
 
 
+def _have_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(IMPLEMENTATIONS), help="comma-separated implementations")
@@ -250,6 +328,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--livews-untuned", action="store_true", help="livews with Server(tune_allocator=False)"
     )
     parser.add_argument("--gen-plain-asyncio", action="store_true", help="generator without aiofastnet")
+    parser.add_argument(
+        "--loops",
+        "--loop",
+        default="asyncio",
+        help="comma-separated event loops (asyncio, uvloop) each server runs on, side by side",
+    )
+    parser.add_argument(
+        "--gen-loop",
+        choices=LOOPS,
+        help="the load generator's event loop (default uvloop when installed: the cheaper generator)",
+    )
     parser.add_argument("--broadcast-clients", type=int, help="override the broadcast client count")
     parser.add_argument("--idle-connections", type=int, help="override the idle connection count")
     parser.add_argument("--output", type=Path, help="JSON path (default bench/results/run-<time>.json)")
@@ -264,6 +353,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--workloads takes numbers such as 1,2,5")
     if not args.numbers or any(n not in range(1, 8) for n in args.numbers):
         parser.error("workloads are numbered 1 to 7")
+    args.loop_list = list(dict.fromkeys(s.strip() for s in args.loops.split(",") if s.strip()))
+    if not args.loop_list or any(loop not in LOOPS for loop in args.loop_list):
+        parser.error(f"--loops takes {' or '.join(LOOPS)} (comma-separated)")
+    if args.gen_loop is None:
+        args.gen_loop = "uvloop" if _have_uvloop() else "asyncio"
+    if ("uvloop" in args.loop_list or args.gen_loop == "uvloop") and not _have_uvloop():
+        parser.error("uvloop is not installed (pip install uvloop)")
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
     if args.rounds < 1:
@@ -303,8 +399,9 @@ async def _run(args: argparse.Namespace) -> int:
     other = _other_load()
     print(
         f"bench: {', '.join(args.servers)} | workloads {','.join(map(str, args.numbers))} | "
-        f"{'quick' if args.quick else 'full'}, {args.rounds} round(s) | generator on core {GEN_CORE} "
-        f"({transport_kind()} transports), servers on core {SERVER_CORE} | "
+        f"{'quick' if args.quick else 'full'}, {args.rounds} round(s) | servers on core {SERVER_CORE}, "
+        f"{' and '.join(args.loop_list)} | generator on core {GEN_CORE} ({args.gen_loop}, "
+        f"{transport_kind()} transports) | "
         f"other programs now use {other:.0f}% CPU"
     )
     if other > _NOISY:
@@ -320,6 +417,8 @@ async def _run(args: argparse.Namespace) -> int:
         "server_core": SERVER_CORE,
         "generator_core": GEN_CORE,
         "generator_transport": transport_kind(),
+        "generator_loop": args.gen_loop,
+        "loops": args.loop_list,
         "picows_aiofastnet": not args.picows_plain_asyncio,
         "livews_tune_allocator": not args.livews_untuned,
         "platform": platform.platform(),
@@ -329,51 +428,93 @@ async def _run(args: argparse.Namespace) -> int:
         "rlimit_nofile": nofile,
     }
 
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    # Every (loop, server) pair takes a turn in each round, in an order that rotates from round to round.
+    entrants = [(loop, name) for loop in args.loop_list for name in args.servers]
+    results: dict[str, Results] = {loop: {} for loop in args.loop_list}
+    unsupported: dict[tuple[str, int, str], dict[str, dict[str, Any]]] = {}
+    quiet = _Quiet(args.wait_quiet)
+    seconds: dict[str, float] = {}
+    run_started = time.perf_counter()
     for index, workload in enumerate(selected):
+        tag = f"w{workload.number}{'z' if workload.compress else ''}"
+        workload_started = time.perf_counter()
         for round_no in range(args.rounds):
-            shift = (index + round_no) % len(args.servers)
-            order = args.servers[shift:] + args.servers[:shift]
-            for name in order:
-                tag = f"w{workload.number}{'z' if workload.compress else ''}-r{round_no + 1}"
-                print(f"[{tag}] {name}", flush=True)
-                got = await _measure(
-                    name,
-                    workload,
-                    params,
-                    logs / f"{name}-{tag}.log",
-                    extra[name],
-                    args.retries,
-                    args.wait_quiet,
-                )
+            shift = (index + round_no) % len(entrants)
+            for loop, name in entrants[shift:] + entrants[:shift]:
+                who = name if len(args.loop_list) == 1 else f"{name} on {loop}"
+                key = (name, index, loop)
+                print(f"[{tag}-r{round_no + 1}] {who}", flush=True)
+                if key in unsupported:
+                    # What an implementation cannot serve does not change between rounds: no process needed.
+                    got = {row: dict(m) for row, m in unsupported[key].items()}
+                else:
+                    suffix = "" if len(args.loop_list) == 1 else f"-{loop}"
+                    got = await _measure(
+                        name,
+                        workload,
+                        params,
+                        logs / f"{name}{suffix}-{tag}-r{round_no + 1}.log",
+                        extra[name],
+                        loop,
+                        args.retries,
+                        quiet,
+                    )
+                    if all("unsupported" in m for m in got.values()):
+                        unsupported[key] = got
                 for row_key, measurement in got.items():
                     measurement["round"] = round_no + 1
-                    results.setdefault(row_key, {}).setdefault(name, []).append(measurement)
+                    results[loop].setdefault(row_key, {}).setdefault(name, []).append(measurement)
                     print(f"      {_describe(row_key, measurement)}", flush=True)
+        seconds[tag] = round(time.perf_counter() - workload_started, 1)
+        print(f"  {tag}: {seconds[tag]:.0f} s for {args.rounds} round(s)", flush=True)
 
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     meta["loadavg_end"] = os.getloadavg()
-    summary = summarize(results, args.servers)
+    meta["seconds"] = {
+        "run": round(time.perf_counter() - run_started, 1),
+        "quiet_waits": round(quiet.waited, 1),
+    }
+    meta["seconds_per_workload"] = seconds
+    summaries = {loop: summarize(results[loop], args.servers) for loop in args.loop_list}
+    for loop, summary in summaries.items():
+        print()
+        if len(summaries) > 1:
+            print(f"=== every server on {loop} ===")
+            print()
+        print(main_table(summary, args.servers))
+        print()
+        print(cpu_table(summary, args.servers))
+        print()
+        print(cost_table(summary, args.servers))
+    if len(summaries) > 1:
+        print()
+        print(loop_table(summaries, args.servers))
     print()
-    print(main_table(summary, args.servers))
-    print()
-    print(cpu_table(summary, args.servers))
-    print()
-    print(cost_table(summary, args.servers))
-    print()
-    write_json(out, meta, results, summary)
+    write_json(out, meta, results, summaries)
     print(f"results: {out}")
-    chart = out.with_suffix(".png")
-    title = f"livews bench {stamp} ({meta['mode']}, {args.rounds} round(s); compare within one run only)"
-    if write_chart(chart, summary, args.servers, title):
-        print(f"chart:   {chart}")
-    else:
-        print("chart:   skipped (matplotlib not installed)")
+    print(f"length:  {meta['seconds']['run'] / 60:.1f} min ({quiet.waited:.0f} s of it waiting for quiet)")
+    for loop, summary in summaries.items():
+        chart = out.with_suffix(".png" if len(summaries) == 1 else f".{loop}.png")
+        title = (
+            f"livews bench {stamp} ({meta['mode']}, {args.rounds} round(s), servers on {loop}; "
+            "compare within one run only)"
+        )
+        if write_chart(chart, summary, args.servers, title):
+            print(f"chart:   {chart}")
+        else:
+            print("chart:   skipped (matplotlib not installed)")
+            break
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(_run(_parse_args(argv)))
+    args = _parse_args(argv)
+    if args.gen_loop == "uvloop":
+        import uvloop
+
+        # The generator's loop, chosen like the servers' (servers/_common.run): the same policy mechanism.
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return asyncio.run(_run(args))
 
 
 if __name__ == "__main__":

@@ -4,17 +4,21 @@ Each server script in this folder is one implementation serving the same two mod
 that a difference in the numbers is a difference between implementations. This module knows nothing about any
 WebSocket library.
 
-    python bench/servers/<impl>_server.py --port P --mode echo|broadcast [--compress]
+    python bench/servers/<impl>_server.py --port P --mode echo|broadcast [--compress] [--loop uvloop]
 
-prints ``READY <port>`` once it listens (or ``UNSUPPORTED <why>`` and exits 3 for a mode it cannot serve).
+prints ``LOOP <module>.<class>`` (the event loop it really runs on) and ``READY <port>`` once it listens (or
+``UNSUPPORTED <why>`` and exits 3 for a mode it cannot serve).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BROADCAST_MESSAGE",
@@ -30,6 +34,7 @@ __all__ = [
     "cpu_reply",
     "parse_args",
     "parse_go",
+    "run",
     "unsupported",
 ]
 
@@ -61,6 +66,7 @@ class Options:
     mode: str
     compress: bool
     extra: tuple[str, ...] = ()
+    loop: str = "asyncio"
 
 
 def parse_args(
@@ -71,15 +77,32 @@ def parse_args(
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=("echo", "broadcast"), default="echo")
     parser.add_argument("--compress", action="store_true", help="negotiate permessage-deflate when offered")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop")
     for flag in extra_flags:
         parser.add_argument(flag, action="store_true")
     args = parser.parse_args(argv)
     extra = tuple(flag for flag in extra_flags if getattr(args, flag.lstrip("-").replace("-", "_")))
-    return Options(port=args.port, mode=args.mode, compress=args.compress, extra=extra)
+    return Options(port=args.port, mode=args.mode, compress=args.compress, extra=extra, loop=args.loop)
+
+
+def run(main: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run ``main`` on a ``loop`` event loop (``asyncio`` or ``uvloop``).
+
+    The loop is chosen the way ``python -m livews --loop uvloop`` chooses it: through the event loop policy,
+    so every loop the process creates (``asyncio.run``'s, and one a library starts on a thread) is of that
+    kind, for every implementation alike.
+    """
+    if loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.run(main)
 
 
 def announce_ready(port: int) -> None:
-    """Tell the runner the server listens; it waits for exactly this line."""
+    """Tell the runner the server listens, and on which event loop; it waits for exactly these lines."""
+    running = type(asyncio.get_running_loop())
+    print(f"LOOP {running.__module__}.{running.__qualname__}", flush=True)
     print(f"READY {port}", flush=True)
 
 

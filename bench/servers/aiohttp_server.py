@@ -23,6 +23,7 @@ from _common import (
     cpu_reply,
     parse_args,
     parse_go,
+    run,
 )
 from aiohttp import WSMsgType, web
 
@@ -90,7 +91,8 @@ async def _serve(options: Options) -> None:
 
 
 def main() -> None:
-    asyncio.run(_serve(parse_args(__doc__.splitlines()[0])))
+    options = parse_args(__doc__.splitlines()[0])
+    run(_serve(options), options.loop)
 
 
 if __name__ == "__main__":

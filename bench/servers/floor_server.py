@@ -26,6 +26,7 @@ from _common import (
     cpu_reply,
     parse_args,
     parse_go,
+    run,
     unsupported,
 )
 
@@ -52,8 +53,8 @@ class _Client(asyncio.Protocol):
         self.open = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Not checked with isinstance: uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         _clients.pop(self, None)
@@ -131,7 +132,7 @@ def main() -> None:
     options = parse_args(__doc__.splitlines()[0])
     if options.mode != "broadcast" or options.compress:
         unsupported("the floor is a reference for the broadcast row only")
-    asyncio.run(_serve(options))
+    run(_serve(options), options.loop)
 
 
 if __name__ == "__main__":

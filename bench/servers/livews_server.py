@@ -12,11 +12,10 @@ else is livews' default, ``tune_allocator`` included (glibc malloc thresholds, s
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
-from _common import HOST, Options, announce_ready, parse_args
+from _common import HOST, Options, announce_ready, parse_args, run
 
 __all__ = ["main"]
 
@@ -58,7 +57,7 @@ def main() -> None:
     options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-tune-allocator",))
     if str(_REPO) not in sys.path:
         sys.path.insert(1, str(_REPO))
-    asyncio.run(_serve(options))
+    run(_serve(options), options.loop)
 
 
 if __name__ == "__main__":

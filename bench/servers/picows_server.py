@@ -11,7 +11,6 @@ permessage-deflate, so --compress answers UNSUPPORTED.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from _common import (
@@ -23,6 +22,7 @@ from _common import (
     cpu_reply,
     parse_args,
     parse_go,
+    run,
     unsupported,
 )
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
@@ -94,7 +94,7 @@ def main() -> None:
     options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-aiofastnet",))
     if options.compress:
         unsupported("picows core API has no permessage-deflate")
-    asyncio.run(_serve(options))
+    run(_serve(options), options.loop)
 
 
 if __name__ == "__main__":

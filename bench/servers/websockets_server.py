@@ -8,7 +8,6 @@ window 15, level 1, memLevel 8), 16 MiB messages, no keepalive pings, default as
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from _common import (
@@ -22,6 +21,7 @@ from _common import (
     cpu_reply,
     parse_args,
     parse_go,
+    run,
 )
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -79,7 +79,8 @@ async def _serve(options: Options) -> None:
 
 
 def main() -> None:
-    asyncio.run(_serve(parse_args(__doc__.splitlines()[0])))
+    options = parse_args(__doc__.splitlines()[0])
+    run(_serve(options), options.loop)
 
 
 if __name__ == "__main__":
