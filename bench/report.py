@@ -175,24 +175,20 @@ def cost_table(summary: Summary, servers: Sequence[str]) -> str:
 
 
 def loop_table(summaries: dict[str, Summary], servers: Sequence[str]) -> str:
-    """Each server's figure on every other loop divided by its figure on the first loop (same run)."""
-    loops = list(summaries)
-    base, others = loops[0], loops[1:]
-    header = [f"{other}/{base}, same server" for other in others[:1]] + servers
-    if len(others) > 1:
-        header = ["<loop>/" + base, *servers]
+    """Each server's figure on the second loop divided by its own figure on the first (same run)."""
+    base, other = list(summaries)[:2]
     lines = []
     for row in ROWS:
-        for other in others:
-            if row.key not in summaries[base] or row.key not in summaries[other]:
-                continue
-            line = [f"{row.workload}. {row.label}" + (f" ({other})" if len(others) > 1 else "")]
-            for name in servers:
-                a = summaries[base][row.key].get(name, {}).get("value")
-                b = summaries[other][row.key].get(name, {}).get("value")
-                line.append(f"{b / a:.2f}" if a and b is not None else "-")
-            lines.append(line)
-    return _table(header, lines)
+        if row.key not in summaries[base] or row.key not in summaries[other]:
+            continue
+        line = [f"{row.workload}. {row.label}"]
+        for name in servers:
+            a = summaries[base][row.key].get(name, {}).get("value")
+            b = summaries[other][row.key].get(name, {}).get("value")
+            line.append(f"{b / a:.2f}" if a and b is not None else "-")
+        line.append("↑" if row.higher_is_better else "↓")
+        lines.append(line)
+    return _table([f"{other}/{base}, same server", *servers, "better"], lines)
 
 
 def _rows(results: Results, summary: Summary) -> list[dict[str, Any]]:
