@@ -1,12 +1,12 @@
 """The load generator's own cost: CPU (and, under callgrind, instructions) per echoed message.
 
     python bench/gen_cost.py [--messages 20000] [--size 64] [--conns 100] [--server picows]
-    valgrind --tool=callgrind --trace-children=no python bench/gen_cost.py --messages 5000
+    valgrind --tool=callgrind --trace-children=no <python binary> bench/gen_cost.py --messages 5000
 
 A bench figure means something only while the server, not the generator, is the limit, so the generator's
 cost per message is worth watching as servers get faster. This runs the closed-loop echo of workload 1
-(``--conns`` connections, one message in flight each) against a server started on core 1, for exactly
-``--messages`` replies counted by the generator, and prints the generator's CPU per message. Under
+(``--conns`` connections, one message in flight each) against a server started on core 1 until the
+generator has counted ``--messages`` replies (plus the ones in flight), and prints its CPU per message. Under
 callgrind (the server is not traced), run it with two counts and divide the difference of the instruction
 totals by the difference of the counts: a figure that does not move with the machine's load.
 """
@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -37,8 +38,7 @@ _BENCH = Path(__file__).resolve().parent
 
 
 def _start(server: str) -> tuple[subprocess.Popen[str], int]:
-    import socket
-
+    """Start ``server``'s bench script in echo mode on core 1; return it and its port once READY."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
