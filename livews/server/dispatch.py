@@ -35,13 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.codes import CloseCode
 from ..engine.connection import State
-from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
+from ..engine.events import BinaryMessage, CloseReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
 from .hold import Hold, connection_ending, start_hold
 from .records import connection_fields
 
 if TYPE_CHECKING:
+    from ..engine.events import Event
     from ..engine.interface import EngineConnection
+    from ..handler import Handler
     from .server import Server
 
 __all__ = ["Dispatcher"]
@@ -65,7 +67,7 @@ class Dispatcher:
     """Event delivery for one connection (mixed into ``ServerProtocol``, which sets these attributes)."""
 
     server: Server
-    handler: Any
+    handler: Handler | None
     id: int
     path: str
     messages_in: int
@@ -77,7 +79,7 @@ class Dispatcher:
     _task: asyncio.Task[None] | None
     _reading_paused: bool
     _read_allowance: int  # bytes still read while _reading_paused (so a close frame gets through)
-    _held: list[Any] | None  # events over one loop turn's budget, delivered on the next turn
+    _held: list[Event] | None  # events over one loop turn's budget, delivered on the next turn
     _unparsed: bytes  # a long read, given to the engine a slice at a time
     _unparsed_at: int  # where the next slice of it starts
     _yielding: bool  # reading is paused until held events and unparsed bytes are through
@@ -122,10 +124,12 @@ class Dispatcher:
             self._dispatch(events)
             events = conn.events_received()
 
-    def _dispatch(self, events: list[Any]) -> None:
+    def _dispatch(self, events: list[Event]) -> None:
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
+                if TYPE_CHECKING:  # what the test above says, for mypy (which does not follow ``kind``)
+                    assert isinstance(event, (TextMessage, BinaryMessage))
                 self.messages_in += 1
                 handler = self.handler
                 if self._queue is not None or self._failed or handler is None:
@@ -135,8 +139,12 @@ class Dispatcher:
                 started = perf_counter()
                 try:
                     if kind is TextMessage:
+                        if TYPE_CHECKING:
+                            assert isinstance(event, TextMessage)
                         result = handler.on_text(event.data)
                     else:
+                        if TYPE_CHECKING:
+                            assert isinstance(event, BinaryMessage)
                         result = handler.on_binary(event.data)
                 except ConnectionClosed:
                     continue
@@ -150,11 +158,14 @@ class Dispatcher:
                     name = "on_text" if kind is TextMessage else "on_binary"
                     self._start_async(name, result, (event.data,))
             elif kind is CloseReceived:
+                if TYPE_CHECKING:
+                    assert isinstance(event, CloseReceived)
                 self._connection_ended(event)
             elif kind is PongReceived:
+                if TYPE_CHECKING:
+                    assert isinstance(event, PongReceived)
                 self._pong(event.payload)
-            elif kind is PingReceived:
-                pass  # the engine has queued the pong
+            # PingReceived: the engine has queued the pong
 
     def _pong(self, payload: bytes) -> None:
         self._call("on_pong", (payload,))
@@ -183,7 +194,7 @@ class Dispatcher:
         if result is not None and result is not _HELD:
             self._start_async(name, result, args)
 
-    def _invoke(self, handler: Any, name: str, args: tuple[Any, ...]) -> Any:
+    def _invoke(self, handler: Handler, name: str, args: tuple[Any, ...]) -> Any:
         """Call ``handler.<name>(*args)`` timed and isolated: its coroutine to await, ``None``, or ``_HELD``.
 
         ``None``: the call is over (it returned, ended on ``ConnectionClosed``, or raised and the connection
