@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..engine.events import Event
     from ..engine.handshake import Headers, Request
     from ..resource import Resource
+    from .errors import ErrorRecord
     from .proxy import TrustedProxies
     from .server import Server
 
@@ -653,6 +654,25 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
 
     # ------------------------------------------------------------------------------------- keepalive
 
+    def _ping_due(self, now: float, interval: float) -> bool:
+        """Whether keepalive should ping now: open, no ping unanswered, none sent for ``interval`` seconds."""
+        conn = self._conn
+        if conn is None or conn.state is not State.OPEN or self._ping_sent_at is not None:
+            return False
+        return now - (self._last_ping_at or self.connected_at) >= interval
+
+    def _pong_overdue(self, now: float, timeout: float) -> bool:
+        """Whether keepalive's ping has waited more than ``timeout`` seconds for its pong.
+
+        Never for a client held for the debugger: its pong may wait behind paused reading, and the hold has
+        its own time limit.
+        """
+        sent = self._ping_sent_at
+        if sent is None or now - sent <= timeout or self._hold is not None:
+            return False
+        conn = self._conn
+        return conn is not None and conn.state is State.OPEN
+
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
         conn = self._conn
         if conn is None or not conn.supports_ping:
@@ -666,6 +686,34 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self.latency = time.monotonic() - self._ping_sent_at
             self._ping_sent_at = None
         Dispatcher._pong(self, payload)
+
+    # ----------------------------------------------------------------- for the server's other modules
+    # What keepalive, broadcast and the server ask of a connection besides the above and ``_write_frame``:
+    # they read ``_conn`` (the engine connection, None during the handshake) and call these.
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection with ``code`` (RFC 6455 §7.1.7): close frame, ``on_close``, then TCP."""
+        conn = self._conn
+        if conn is None or conn.state is not State.OPEN:
+            return
+        conn.fail(code, reason)
+        self._dispatch_pending(conn)
+        self._flush()
+
+    def _close_if_handshaking(self) -> None:
+        """Close a connection still in its handshake (a leaving server has nothing to say to it)."""
+        if self._conn is None and self._transport is not None:
+            self._transport.close()
+
+    def _abort(self) -> None:
+        """Drop the TCP connection now, unsent bytes and all (``connection_lost`` follows)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _held_error(self) -> ErrorRecord | None:
+        """The error this connection is held on for the debugger (``debug_on_error``), if it is held."""
+        hold = self._hold
+        return None if hold is None else hold.record
 
 
 class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
