@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "ClientState", "ConnectionClosed"]
 
+#: Engine states as module constants: ``State.OPEN`` is a metaclass ``__getattr__`` call on Python 3.11
+#: (about ten times a global's cost), and these are read on every send.
 _OPEN = State.OPEN
 
 
@@ -135,7 +137,7 @@ class Client:
     @property
     def open(self) -> bool:
         """True while messages can be sent."""
-        return self._conn is not None and self._conn.state is State.OPEN
+        return self._conn is not None and self._conn.state is _OPEN
 
     @property
     def state(self) -> ClientState:
@@ -200,7 +202,7 @@ class Client:
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
         conn = self._conn
-        if conn is None or conn.state is not State.OPEN:
+        if conn is None or conn.state is not _OPEN:
             check_close(code, reason)  # refused the same way when there is nothing left to close
             return
         conn.send_close(code, reason)  # validates code and reason
@@ -219,7 +221,7 @@ class Client:
         conn = self._conn
         transport = self._transport
         # A transport that is closing drops what is written and tells us only on the next loop turn.
-        if conn is None or conn.state is not State.OPEN or transport is None or transport.is_closing():
+        if conn is None or conn.state is not _OPEN or transport is None or transport.is_closing():
             raise ConnectionClosed(self.close_code, self.close_reason)
 
     # ------------------------------------------------------------------------- implemented by protocol

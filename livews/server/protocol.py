@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DirectReadProtocol", "ServerProtocol"]
 
+#: Engine states as module constants: ``State.OPEN`` is a metaclass ``__getattr__`` call on Python 3.11
+#: (about ten times a global's cost), and these are read on every send.
+_OPEN = State.OPEN
+_CLOSED = State.CLOSED
+
 _log = logging.getLogger("livews.server")
 
 #: Messages and other events one loop turn delivers to a connection's handler. A read of tiny messages can
@@ -322,7 +327,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             extra={"livews_error": record},
         )
         transport = self._transport
-        if conn is not None and conn.state is State.OPEN:
+        if conn is not None and conn.state is _OPEN:
             try:
                 conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
                 self._flush()
@@ -338,7 +343,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.server._protocols.discard(self)
         conn = self._conn
         if conn is not None:
-            if conn.state is not State.CLOSED:
+            if conn.state is not _CLOSED:
                 self._parse_unparsed(conn)
                 conn.receive_eof()
             self._dispatch_pending(conn)
@@ -657,7 +662,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     def _ping_due(self, now: float, interval: float) -> bool:
         """Whether keepalive should ping now: open, no ping unanswered, none sent for ``interval`` seconds."""
         conn = self._conn
-        if conn is None or conn.state is not State.OPEN or self._ping_sent_at is not None:
+        if conn is None or conn.state is not _OPEN or self._ping_sent_at is not None:
             return False
         return now - (self._last_ping_at or self.connected_at) >= interval
 
@@ -671,7 +676,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         if sent is None or now - sent <= timeout or self._hold is not None:
             return False
         conn = self._conn
-        return conn is not None and conn.state is State.OPEN
+        return conn is not None and conn.state is _OPEN
 
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
         conn = self._conn
@@ -694,7 +699,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection with ``code`` (RFC 6455 §7.1.7): close frame, ``on_close``, then TCP."""
         conn = self._conn
-        if conn is None or conn.state is not State.OPEN:
+        if conn is None or conn.state is not _OPEN:
             return
         conn.fail(code, reason)
         self._dispatch_pending(conn)
