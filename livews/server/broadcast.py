@@ -36,6 +36,7 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
     frames: dict[Hashable, bytes] = {}
     last_key: Hashable = None
     frame = b""
+    size = 0
     sent = 0
     last = None
     for client in clients:
@@ -48,13 +49,22 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
         key = conn.framing_key if compress or conn.deflate is None else PLAIN_FRAMING
         if key is None:
             frame = conn.encode_message(opcode, data, compress=compress)
+            size = len(frame)
             last_key = None
         elif key != last_key:
             cached = frames.get(key)
             if cached is None:
                 cached = frames[key] = conn.encode_message(opcode, data, compress=compress)
-            frame, last_key = cached, key
-        client._write_frame(frame)
+            frame, size, last_key = cached, len(cached), key
+        # ``_write_frame`` inline for the common case (no read being dispatched, writing not paused): a
+        # call per recipient measured about 9% more broadcast CPU (460 of 5,300 instructions a client).
+        transport = client._transport
+        if client._batched >= 0 or client._drain_waiter is not None or transport is None:
+            client._write_frame(frame)  # behind this client's pending output, or near its hard limit
+        else:
+            client.messages_out += 1
+            client.bytes_out += size
+            transport.write(frame)
         sent += 1
         last = client
     if last is not None:
