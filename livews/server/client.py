@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "ClientState", "ConnectionClosed"]
 
+#: Engine states as module constants: ``State.OPEN`` is a metaclass ``__getattr__`` call on Python 3.11
+#: (about ten times a global's cost), and these are read on every send.
+_OPEN = State.OPEN
+
 
 class ClientState(str, Enum):
     """Where a client is in its life: the engine's ``State`` names, plus ``CONNECTING`` before the handshake.
@@ -94,8 +98,9 @@ class Client:
     _conn: EngineConnection | None
     _transport: asyncio.Transport | None
     _drain_waiter: asyncio.Future[None] | None
-    _batching: bool  # True while a read is dispatched: sends are written once, when it is done
-    _batched_size: int  # about how many bytes were sent since the batch was last written
+    #: While a read is dispatched, about how many bytes were sent since the batch was last written (they
+    #: are written once, when it is done); -1 when no read is dispatched (a send is written at once).
+    _batched: int
     _write_limit: int  # the write buffer's high-water mark: a batch that grows past it is written at once
 
     # ---------------------------------------------------------------------------------------- facts
@@ -132,7 +137,7 @@ class Client:
     @property
     def open(self) -> bool:
         """True while messages can be sent."""
-        return self._conn is not None and self._conn.state is State.OPEN
+        return self._conn is not None and self._conn.state is _OPEN
 
     @property
     def state(self) -> ClientState:
@@ -162,27 +167,29 @@ class Client:
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a text message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
         conn = self._conn
-        if conn is not None and conn.state is State.OPEN:
+        if conn is not None and conn.state is _OPEN:
             conn.send_text(text, frame_size=frame_size, compress=compress)
             self.messages_out += 1
-            if not self._batching:
+            batched = self._batched
+            if batched < 0:
                 self._flush()
             else:
-                self._batched_size += len(text)
-                if self._batched_size > self._write_limit:
+                self._batched = batched = batched + len(text)
+                if batched > self._write_limit:
                     self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a binary message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
         conn = self._conn
-        if conn is not None and conn.state is State.OPEN:
+        if conn is not None and conn.state is _OPEN:
             conn.send_binary(data, frame_size=frame_size, compress=compress)
             self.messages_out += 1
-            if not self._batching:
+            batched = self._batched
+            if batched < 0:
                 self._flush()
             else:
-                self._batched_size += len(data)
-                if self._batched_size > self._write_limit:
+                self._batched = batched = batched + len(data)
+                if batched > self._write_limit:
                     self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
 
     def ping(self, payload: bytes = b"") -> None:
@@ -195,7 +202,7 @@ class Client:
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
         conn = self._conn
-        if conn is None or conn.state is not State.OPEN:
+        if conn is None or conn.state is not _OPEN:
             check_close(code, reason)  # refused the same way when there is nothing left to close
             return
         conn.send_close(code, reason)  # validates code and reason
@@ -214,7 +221,7 @@ class Client:
         conn = self._conn
         transport = self._transport
         # A transport that is closing drops what is written and tells us only on the next loop turn.
-        if conn is None or conn.state is not State.OPEN or transport is None or transport.is_closing():
+        if conn is None or conn.state is not _OPEN or transport is None or transport.is_closing():
             raise ConnectionClosed(self.close_code, self.close_reason)
 
     # ------------------------------------------------------------------------- implemented by protocol

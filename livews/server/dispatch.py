@@ -35,16 +35,23 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.codes import CloseCode
 from ..engine.connection import State
-from ..engine.events import BinaryMessage, CloseReceived, PingReceived, PongReceived, TextMessage
+from ..engine.events import BinaryMessage, CloseReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
 from .hold import Hold, connection_ending, start_hold
 from .records import connection_fields
 
 if TYPE_CHECKING:
+    from ..engine.events import Event
     from ..engine.interface import EngineConnection
+    from ..handler import Handler
     from .server import Server
 
 __all__ = ["Dispatcher"]
+
+#: Engine states as module constants: ``State.OPEN`` is a metaclass ``__getattr__`` call on Python 3.11
+#: (about ten times a global's cost), and these are read on every send.
+_OPEN = State.OPEN
+_CLOSED = State.CLOSED
 
 _log = logging.getLogger("livews.server")
 
@@ -65,7 +72,7 @@ class Dispatcher:
     """Event delivery for one connection (mixed into ``ServerProtocol``, which sets these attributes)."""
 
     server: Server
-    handler: Any
+    handler: Handler | None
     id: int
     path: str
     messages_in: int
@@ -77,7 +84,7 @@ class Dispatcher:
     _task: asyncio.Task[None] | None
     _reading_paused: bool
     _read_allowance: int  # bytes still read while _reading_paused (so a close frame gets through)
-    _held: list[Any] | None  # events over one loop turn's budget, delivered on the next turn
+    _held: list[Event] | None  # events over one loop turn's budget, delivered on the next turn
     _unparsed: bytes  # a long read, given to the engine a slice at a time
     _unparsed_at: int  # where the next slice of it starts
     _yielding: bool  # reading is paused until held events and unparsed bytes are through
@@ -122,10 +129,12 @@ class Dispatcher:
             self._dispatch(events)
             events = conn.events_received()
 
-    def _dispatch(self, events: list[Any]) -> None:
+    def _dispatch(self, events: list[Event]) -> None:
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
+                if TYPE_CHECKING:  # what the test above says, for mypy (which does not follow ``kind``)
+                    assert isinstance(event, (TextMessage, BinaryMessage))
                 self.messages_in += 1
                 handler = self.handler
                 if self._queue is not None or self._failed or handler is None:
@@ -135,8 +144,12 @@ class Dispatcher:
                 started = perf_counter()
                 try:
                     if kind is TextMessage:
+                        if TYPE_CHECKING:
+                            assert isinstance(event, TextMessage)
                         result = handler.on_text(event.data)
                     else:
+                        if TYPE_CHECKING:
+                            assert isinstance(event, BinaryMessage)
                         result = handler.on_binary(event.data)
                 except ConnectionClosed:
                     continue
@@ -150,11 +163,14 @@ class Dispatcher:
                     name = "on_text" if kind is TextMessage else "on_binary"
                     self._start_async(name, result, (event.data,))
             elif kind is CloseReceived:
+                if TYPE_CHECKING:
+                    assert isinstance(event, CloseReceived)
                 self._connection_ended(event)
             elif kind is PongReceived:
+                if TYPE_CHECKING:
+                    assert isinstance(event, PongReceived)
                 self._pong(event.payload)
-            elif kind is PingReceived:
-                pass  # the engine has queued the pong
+            # PingReceived: the engine has queued the pong
 
     def _pong(self, payload: bytes) -> None:
         self._call("on_pong", (payload,))
@@ -183,7 +199,7 @@ class Dispatcher:
         if result is not None and result is not _HELD:
             self._start_async(name, result, args)
 
-    def _invoke(self, handler: Any, name: str, args: tuple[Any, ...]) -> Any:
+    def _invoke(self, handler: Handler, name: str, args: tuple[Any, ...]) -> Any:
         """Call ``handler.<name>(*args)`` timed and isolated: its coroutine to await, ``None``, or ``_HELD``.
 
         ``None``: the call is over (it returned, ended on ``ConnectionClosed``, or raised and the connection
@@ -288,7 +304,7 @@ class Dispatcher:
         server.handler_errors += 1
         what = f"{type(self.handler).__qualname__}.{name} raised"
         conn = self._conn
-        if server.debug_on_error and name != "on_close" and conn is not None and conn.state is State.OPEN:
+        if server.debug_on_error and name != "on_close" and conn is not None and conn.state is _OPEN:
             record = server.errors.add("handler", self, name, what, outcome="held")
             start_hold(self, name, args, record)  # type: ignore[arg-type]  # always a ServerProtocol
             _log.error(
@@ -315,7 +331,7 @@ class Dispatcher:
             return False
         self._failed = True
         conn = self._conn
-        if conn is not None and conn.state is not State.CLOSED:
+        if conn is not None and conn.state is not _CLOSED:
             conn.fail(CloseCode.INTERNAL_ERROR, "internal error")  # no internals on the wire
             self._flush()
             self._dispatch_pending(conn)

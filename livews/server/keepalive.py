@@ -15,7 +15,6 @@ import time
 from typing import TYPE_CHECKING
 
 from ..engine.codes import CloseCode
-from ..engine.connection import State
 from .records import connection_fields
 
 if TYPE_CHECKING:
@@ -34,22 +33,14 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
         await asyncio.sleep(tick)
         now = time.monotonic()
         for client in server._live():
-            conn = client._conn
-            if conn is None or conn.state is not State.OPEN:
-                continue
-            sent = client._ping_sent_at
-            if sent is not None:
-                if now - sent > timeout and client._hold is None:
-                    _log.info(
-                        "closing %s:%s: no pong within %.1fs",
-                        client.host,
-                        client.port,
-                        timeout,
-                        extra=connection_fields(client),
-                    )
-                    conn.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-                    client._dispatch_pending(conn)
-                    client._flush()
-                continue
-            if now - (client._last_ping_at or client.connected_at) >= interval:
+            if client._pong_overdue(now, timeout):
+                _log.info(
+                    "closing %s:%s: no pong within %.1fs",
+                    client.host,
+                    client.port,
+                    timeout,
+                    extra=connection_fields(client),
+                )
+                client._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            elif client._ping_due(now, interval):
                 client._keepalive_ping(next(counter).to_bytes(8, "big"), now)

@@ -32,12 +32,19 @@ from .http import plain_answer, upgrade_headers
 from .records import connection_fields
 
 if TYPE_CHECKING:
+    from ..engine.events import Event
     from ..engine.handshake import Headers, Request
     from ..resource import Resource
+    from .errors import ErrorRecord
     from .proxy import TrustedProxies
     from .server import Server
 
 __all__ = ["DirectReadProtocol", "ServerProtocol"]
+
+#: Engine states as module constants: ``State.OPEN`` is a metaclass ``__getattr__`` call on Python 3.11
+#: (about ten times a global's cost), and these are read on every send.
+_OPEN = State.OPEN
+_CLOSED = State.CLOSED
 
 _log = logging.getLogger("livews.server")
 
@@ -73,8 +80,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     # slots), empty unless a user puts attributes of their own on a client.
     __slots__ = (
         "_after_call",
-        "_batched_size",
-        "_batching",
+        "_batched",
         "_closed_reported",
         "_conn",
         "_drain_waiter",
@@ -143,8 +149,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self._failed = False
         self._hold = None
         self._after_call = None
-        self._batching = False
-        self._batched_size = 0
+        self._batched = -1  # bytes sent while a read is dispatched (-1: none is)
         self._write_limit = server.write_limit
         self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
@@ -179,15 +184,22 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             if conn is None:
                 self._handshake_data(data)
                 return
-            self.bytes_in += len(data)
+            size = len(data)
+            self.bytes_in += size
             if self._reading_paused:
-                self._spend_read_allowance(len(data))
-            if len(data) > READ_SLICE:
+                self._spend_read_allowance(size)
+            if size > READ_SLICE:
                 self._unparsed = data
                 self._step()
                 return
             conn.receive_data(data)
-            self._received(conn)
+            # _received, inline: this is the hot path, one read of one message in the common case.
+            events = conn.events_received()
+            if events:
+                self._deliver(conn, events)
+                if self._held is not None:
+                    self._yield()
+            self._flush()
         except Exception:  # handler errors never get here (dispatch isolates them): this is livews's fault
             self._server_fault("data_received")
 
@@ -200,13 +212,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._yield()
         self._flush()
 
-    def _deliver(self, conn: EngineConnection, events: list[Any]) -> None:
+    def _deliver(self, conn: EngineConnection, events: list[Event]) -> None:
         """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them; hold the rest.
 
         What handlers send meanwhile is batched: it goes out in one write at the end (or as soon as it
         passes the write buffer's high-water mark, so that the hard limit sees it).
         """
-        self._batching = True
+        self._batched = 0
         try:
             while events:
                 if len(events) > DISPATCH_BUDGET:
@@ -216,7 +228,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._dispatch(events)
                 events = conn.events_received()
         finally:
-            self._batching = False
+            self._batched = -1
 
     def _step(self) -> None:
         """One loop turn of work for a connection that has more: held events first, then unparsed bytes.
@@ -315,7 +327,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             extra={"livews_error": record},
         )
         transport = self._transport
-        if conn is not None and conn.state is State.OPEN:
+        if conn is not None and conn.state is _OPEN:
             try:
                 conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
                 self._flush()
@@ -331,7 +343,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.server._protocols.discard(self)
         conn = self._conn
         if conn is not None:
-            if conn.state is not State.CLOSED:
+            if conn.state is not _CLOSED:
                 self._parse_unparsed(conn)
                 conn.receive_eof()
             self._dispatch_pending(conn)
@@ -557,11 +569,13 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     # --------------------------------------------------------------------------------------- writing
 
     def _flush(self) -> None:
+        """Write what the engine has to send; close the transport once the engine says so."""
         conn = self._conn
         if conn is None:
             return
         chunks = conn.chunks_to_send()
-        self._batched_size = 0
+        if self._batched > 0:
+            self._batched = 0  # a batch that passed the high-water mark goes on from zero
         transport = self._transport
         if transport is None:
             return
@@ -576,22 +590,29 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._closing_started()
 
     def _write_frame(self, frame: bytes) -> None:
-        """Write a pre-encoded data frame (broadcast); the caller checked the connection is open."""
-        if self._batching:  # behind what this client's handler already sent during this read
-            assert self._conn is not None
-            self._conn.send_encoded(frame)
+        """Write a data frame encoded by ``encode_message`` of a connection with this one's framing.
+
+        For broadcast: the caller checked that the connection is open. Behind what this client's handler
+        sent during the read being dispatched, if any; dropped (and the client closed with 1008) if the
+        client is over its hard write-buffer limit.
+        """
+        batched = self._batched
+        if batched < 0:
+            transport = self._transport
+            assert transport is not None  # set before the handshake, kept to the end
+            if self._drain_waiter is not None and self._over_hard_limit(transport):
+                return
             self.messages_out += 1
-            self._batched_size += len(frame)
-            if self._batched_size > self._write_limit:
-                self._flush()
+            self.bytes_out += len(frame)
+            transport.write(frame)
             return
-        transport = self._transport
-        assert transport is not None
-        if self._drain_waiter is not None and self._over_hard_limit(transport):
-            return
+        conn = self._conn
+        assert conn is not None
+        conn.send_encoded(frame)
         self.messages_out += 1
-        self.bytes_out += len(frame)
-        transport.write(frame)
+        self._batched = batched = batched + len(frame)
+        if batched > self._write_limit:
+            self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
 
     def _over_hard_limit(self, transport: asyncio.Transport) -> bool:
         """Whether the bytes still unsent exceed the hard limit; if so, drop the client (1008) and say so.
@@ -638,6 +659,25 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
 
     # ------------------------------------------------------------------------------------- keepalive
 
+    def _ping_due(self, now: float, interval: float) -> bool:
+        """Whether keepalive should ping now: open, no ping unanswered, none sent for ``interval`` seconds."""
+        conn = self._conn
+        if conn is None or conn.state is not _OPEN or self._ping_sent_at is not None:
+            return False
+        return now - (self._last_ping_at or self.connected_at) >= interval
+
+    def _pong_overdue(self, now: float, timeout: float) -> bool:
+        """Whether keepalive's ping has waited more than ``timeout`` seconds for its pong.
+
+        Never for a client held for the debugger: its pong may wait behind paused reading, and the hold has
+        its own time limit.
+        """
+        sent = self._ping_sent_at
+        if sent is None or now - sent <= timeout or self._hold is not None:
+            return False
+        conn = self._conn
+        return conn is not None and conn.state is _OPEN
+
     def _keepalive_ping(self, payload: bytes, now: float) -> None:
         conn = self._conn
         if conn is None or not conn.supports_ping:
@@ -651,6 +691,34 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self.latency = time.monotonic() - self._ping_sent_at
             self._ping_sent_at = None
         Dispatcher._pong(self, payload)
+
+    # ----------------------------------------------------------------- for the server's other modules
+    # What keepalive, broadcast and the server ask of a connection besides the above and ``_write_frame``:
+    # they read ``_conn`` (the engine connection, None during the handshake) and call these.
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection with ``code`` (RFC 6455 §7.1.7): close frame, ``on_close``, then TCP."""
+        conn = self._conn
+        if conn is None or conn.state is not _OPEN:
+            return
+        conn.fail(code, reason)
+        self._dispatch_pending(conn)
+        self._flush()
+
+    def _close_if_handshaking(self) -> None:
+        """Close a connection still in its handshake (a leaving server has nothing to say to it)."""
+        if self._conn is None and self._transport is not None:
+            self._transport.close()
+
+    def _abort(self) -> None:
+        """Drop the TCP connection now, unsent bytes and all (``connection_lost`` follows)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _held_error(self) -> ErrorRecord | None:
+        """The error this connection is held on for the debugger (``debug_on_error``), if it is held."""
+        hold = self._hold
+        return None if hold is None else hold.record
 
 
 class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):

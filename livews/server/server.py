@@ -276,8 +276,7 @@ class Server:
             self._keepalive.cancel()
             self._keepalive = None
         for proto in list(self._protocols):
-            if proto._conn is None and proto._transport is not None:
-                proto._transport.close()  # still in its handshake: nothing to say goodbye with
+            proto._close_if_handshaking()  # nothing to say goodbye with
         clients = self._live()
         for client in clients:
             client.close(code, reason)
@@ -286,8 +285,7 @@ class Server:
             await asyncio.wait(waiters, timeout=timeout)
         await asyncio.sleep(0)  # let the transports closed above report connection_lost
         for proto in list(self._protocols):
-            if proto._transport is not None:
-                proto._transport.abort()
+            proto._abort()
         await asyncio.sleep(0)  # connection_lost of the aborted ones: their on_close is delivered or queued
         if self._tasks:
             _done, running = await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
@@ -304,8 +302,7 @@ class Server:
     async def _drain(self, grace: float) -> None:
         """Accept nothing new and wait up to ``grace`` seconds for the connected clients to leave."""
         for proto in list(self._protocols):
-            if proto._conn is None and proto._transport is not None:
-                proto._transport.close()  # a handshake under way would only join a server that leaves
+            proto._close_if_handshaking()  # a handshake under way would only join a server that leaves
         waiters = [c._lost for c in self._live() if c._lost is not None]
         if waiters:
             _log.info("draining: %d client(s) have %.1fs to finish", len(waiters), grace)
@@ -361,7 +358,7 @@ class Server:
 
     def held(self) -> list[Client]:
         """Clients held for the debugger after a handler error (``debug_on_error``), oldest error first."""
-        held = [(c._hold.record.number, c) for c in self._live() if c._hold is not None]
+        held = [(record.number, c) for c in self._live() if (record := c._held_error()) is not None]
         return [client for _, client in sorted(held, key=lambda pair: pair[0])]
 
     def count(self, path: str) -> int:
@@ -398,7 +395,7 @@ class Server:
             "handler_errors": self.handler_errors,
             "slow_calls": self.slow_calls.total,
             "server_errors": self.server_errors,
-            "held": sum(1 for c in self._live() if c._hold is not None),
+            "held": sum(1 for c in self._live() if c._held_error() is not None),
             "messages_in": sum(row["messages_in"] for row in by_resource.values()),
             "messages_out": sum(row["messages_out"] for row in by_resource.values()),
             "bytes_in": sum(row["bytes_in"] for row in by_resource.values()),
