@@ -42,3 +42,43 @@ def test_the_version_is_written_once_in_the_package() -> None:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
     ]
     assert isinstance(literal, ast.Constant) and literal.value == livews.__version__
+
+
+def _bare_close_codes(tree: ast.AST) -> list[int]:
+    """Line numbers where a close code is a bare number: a ``code`` parameter's default, or the number a
+    ``...code...`` value falls back to or is compared with (``close_code or 1006``, ``code == 1000``)."""
+
+    def is_code(node: ast.AST) -> bool:
+        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+        return "code" in name.lower()
+
+    def bare(node: ast.AST | None) -> bool:
+        return isinstance(node, ast.Constant) and type(node.value) is int and 1000 <= node.value <= 4999
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+            lines += [d.lineno for a, d in pairs if "code" in a.arg and bare(d)]
+        elif isinstance(node, ast.BoolOp) and any(is_code(v) for v in node.values):
+            lines += [v.lineno for v in node.values if bare(v)]
+        elif isinstance(node, ast.IfExp) and (bare(node.body) or bare(node.orelse)):
+            target = node.body if bare(node.body) else node.orelse
+            lines += [target.lineno] if "code" in ast.unparse(node).lower() else []
+        elif isinstance(node, ast.Compare) and (is_code(node.left) or any(map(is_code, node.comparators))):
+            lines += [c.lineno for c in [node.left, *node.comparators] if bare(c)]
+    return lines
+
+
+def test_close_codes_outside_the_engine_are_written_by_name() -> None:
+    package = Path(livews.__file__).resolve().parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "engine":
+            continue  # the engine defines the names (codes.py) and parses the numbers off the wire
+        for line in _bare_close_codes(ast.parse(path.read_text(encoding="utf-8"))):
+            found.append(f"{path.relative_to(package)}:{line}")
+    assert found == []

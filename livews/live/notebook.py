@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine.codes import CloseCode
 from ..server.errors import ErrorRecord, user_traceback
 from .debug import announcement
 from .handle import LiveServer, registration
@@ -172,7 +173,7 @@ class NotebookServer(LiveServer):
         _ = self.port  # read while running, so the handle still knows the bound port after stop
         return self
 
-    def stop(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+    def stop(self, code: int = CloseCode.GOING_AWAY, timeout: float | None = 30.0) -> None:
         """Close every client with ``code`` (1001: going away), free the port, end the server thread.
 
         Blocks until the clients answered the close (or ``timeout``). Clients running on this thread's event
@@ -184,7 +185,7 @@ class NotebookServer(LiveServer):
         finally:
             self._after_stop(closed)
 
-    async def stop_async(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+    async def stop_async(self, code: int = CloseCode.GOING_AWAY, timeout: float | None = 30.0) -> None:
         """``stop`` without blocking the calling event loop, so clients on it answer the close at once."""
         closed: list[int] = []
         try:
