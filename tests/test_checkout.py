@@ -60,8 +60,8 @@ def _bare_close_codes(tree: ast.AST) -> list[int]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
             positional = args.posonlyargs + args.args
-            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
-            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+            pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
             lines += [d.lineno for a, d in pairs if "code" in a.arg and bare(d)]
         elif isinstance(node, ast.BoolOp) and any(is_code(v) for v in node.values):
             lines += [v.lineno for v in node.values if bare(v)]
