@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,21 @@ def test_close_codes_outside_the_engine_are_written_by_name() -> None:
         for line in _bare_close_codes(ast.parse(path.read_text(encoding="utf-8"))):
             found.append(f"{path.relative_to(package)}:{line}")
     assert found == []
+
+
+def test_a_python_process_a_test_starts_is_measured_beside_the_suite() -> None:
+    coverage = pytest.importorskip("coverage")
+    current = coverage.Coverage.current()
+    if current is None:
+        pytest.skip("this run does not measure coverage (--no-cov)")
+    data_file = Path(current.config.data_file).resolve()
+    before = set(data_file.parent.glob(data_file.name + ".*"))
+    script = "import livews.engine.codes, sys; sys.exit(0)"
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=60)
+    written = set(data_file.parent.glob(data_file.name + ".*")) - before
+    measured = set()
+    for path in written:
+        data = coverage.CoverageData(basename=str(path))
+        data.read()
+        measured |= {Path(f).name for f in data.measured_files()}
+    assert "codes.py" in measured  # the child's own data file, combined into the suite's at the end
