@@ -24,6 +24,7 @@ from .resource import Resources
 from .server import Server
 from .server.loops import LOOP_NAMES, loop_factory
 from .server.loops import run as run_on
+from .supervisor import CONSOLE_TOKEN_ENV
 
 __all__ = ["main"]
 
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         attach=not args.no_attach,
         load_timeout=args.load_timeout,
         console=False if args.no_console else args.console_path,
+        console_token=os.environ.get(CONSOLE_TOKEN_ENV),  # a worker's: the same in every worker
         loop_factory=factory,
         **options,
     )
