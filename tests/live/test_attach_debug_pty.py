@@ -15,20 +15,12 @@ import pytest
 from websockets.sync.client import connect
 
 from .conftest import T, install
-from .prompt import REPO
-from .test_attach_pty import Serve, attach
+from .prompt import REPO, Serve, attach
 
 _HELD = (
     r"error #(\d+): Divide\.on_text raised ZeroDivisionError: integer division or modulo by zero; "
     r"client (\d+) on /divide is held"
 )
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Path:
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
-    return folder
 
 
 @pytest.fixture

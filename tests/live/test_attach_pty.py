@@ -15,39 +15,7 @@ import pytest
 from websockets.sync.client import connect
 
 from .conftest import T
-from .prompt import REPO, Prompt, plain
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Path:
-    """A private ``XDG_RUNTIME_DIR``, so this test sees only the servers it starts."""
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
-    return folder
-
-
-class Serve:
-    """``python -m livews serve --port 0`` in the background, with its attach line read."""
-
-    def __init__(self, cwd: Path, runtime: Path, *args: str) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO), XDG_RUNTIME_DIR=str(runtime))
-        self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "livews", "serve", "--port", "0", *args],
-            cwd=str(cwd),
-            env=env,
-            encoding="utf-8",
-            timeout=T,
-        )
-        self.child.expect(r"attach: python -m livews attach --port (\d+)")
-        self.port = int(self.child.match.group(1))
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.socket = runtime / "livews" / f"{self.port}.sock"
-        self.child.expect("Ctrl-C stops the server")
-
-    def close(self) -> None:
-        if self.child.isalive():
-            self.child.terminate(force=True)
+from .prompt import REPO, Serve, attach, plain, spawn_livews
 
 
 @pytest.fixture
@@ -58,10 +26,6 @@ def serve(tmp_path: Path, runtime: Path) -> Iterator[Serve]:
         yield server
     finally:
         server.close()
-
-
-def attach(cwd: Path, runtime: Path, *args: str) -> Prompt:
-    return Prompt(cwd, command=["attach", *args], env={"XDG_RUNTIME_DIR": str(runtime)})
 
 
 def test_an_attached_prompt_sees_clients_registers_a_class_and_finds_it_after_detaching(
@@ -232,15 +196,7 @@ def test_an_attached_prompt_says_so_when_the_server_stops(
 
 def test_serve_no_attach_opens_no_socket(tmp_path: Path, runtime: Path) -> None:
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
-    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_RUNTIME_DIR=str(runtime))
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "livews", "serve", "--port", "0", "--no-attach"],
-        cwd=str(tmp_path),
-        env=env,
-        encoding="utf-8",
-        timeout=T,
-    )
+    child = spawn_livews(tmp_path, ["serve", "--port", "0", "--no-attach"], {"XDG_RUNTIME_DIR": str(runtime)})
     try:
         child.expect("Ctrl-C stops the server")
         out = plain(child.before)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,6 @@ def workdir(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
     install("divide_bug", tmp_path / "handlers", "divide.py")
     return tmp_path
-
-
-@pytest.fixture
-def prompt(workdir: Path) -> Iterator[Prompt]:
-    p = Prompt(workdir)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def _held(prompt: Prompt) -> tuple[int, int]:

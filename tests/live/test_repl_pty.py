@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -16,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from .conftest import T, install
-from .prompt import REPO, Prompt, plain
+from .prompt import REPO, Prompt, plain, spawn_livews
 
 
 @pytest.fixture
@@ -24,15 +21,6 @@ def workdir(tmp_path: Path) -> Path:
     """A project folder holding a copy of the repository's handlers/."""
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
     return tmp_path
-
-
-@pytest.fixture
-def prompt(workdir: Path) -> Iterator[Prompt]:
-    p = Prompt(workdir)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def _closed_with(ws: object) -> int:
@@ -140,15 +128,7 @@ def test_reload_end_to_end_same_connection_v1_v2_broken_v3_fixed(workdir: Path) 
 def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None:
     handlers = workdir / "handlers"
     install("v1", handlers)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "livews", "--no-repl", "--port", "0"],
-        cwd=str(workdir),
-        env=env,
-        encoding="utf-8",
-        timeout=T,
-    )
+    child = spawn_livews(workdir, ["--no-repl", "--port", "0"])
     try:
         child.expect(r"ws://127\.0\.0\.1:(\d+)/chat")
         url = f"ws://127.0.0.1:{child.match.group(1)}"

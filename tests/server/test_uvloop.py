@@ -136,22 +136,6 @@ def test_python_m_livews_loop_uvloop_serves_on_uvloop_and_sets_no_loop_policy(
     assert proc.wait(T) == 0
 
 
-def test_python_m_livews_loop_asyncio_serves_on_asyncio(
-    handlers: Path, started: list[subprocess.Popen[str]]
-) -> None:
-    args = ["serve", "--no-reload", "--loop", "asyncio", "--port", "0", "--handlers", str(handlers)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livews", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    started.append(proc)
-    with connect_sync(_first_url(proc) + "/loop", open_timeout=T) as ws:
-        ws.send("hello")
-        answer = ws.recv(timeout=T)
-        assert isinstance(answer, str) and answer.startswith("asyncio.") and answer.endswith(": hello")
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(T) == 0
-
-
 #: Runs ``python -m livews`` with its arguments in a process where ``import uvloop`` fails.
 WITHOUT_UVLOOP = (
     "import sys; sys.modules['uvloop'] = None\nfrom livews.cli import main\nsys.exit(main(sys.argv[1:]))"
@@ -167,13 +151,16 @@ def test_loop_uvloop_without_uvloop_installed_exits_with_2_and_says_what_to_inst
     assert "pip install 'livews[uvloop]'" in proc.stderr
 
 
-def test_loop_auto_without_uvloop_installed_serves_on_asyncio(
-    handlers: Path, started: list[subprocess.Popen[str]]
+@pytest.mark.parametrize(
+    ("launch", "loop"),
+    [(["-m", "livews"], "asyncio"), (["-c", WITHOUT_UVLOOP], "auto")],
+    ids=["loop asyncio", "loop auto without uvloop installed"],
+)
+def test_python_m_livews_serves_on_asyncio_when_asked_or_when_uvloop_is_missing(
+    launch: list[str], loop: str, handlers: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    args = ["serve", "--no-reload", "--loop", "auto", "--port", "0", "--handlers", str(handlers)]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WITHOUT_UVLOOP, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
+    args = ["serve", "--no-reload", "--loop", loop, "--port", "0", "--handlers", str(handlers)]
+    proc = subprocess.Popen([sys.executable, *launch, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     started.append(proc)
     with connect_sync(_first_url(proc) + "/loop", open_timeout=T) as ws:
         ws.send("hello")
