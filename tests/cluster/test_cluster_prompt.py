@@ -106,6 +106,15 @@ async def worker_sockets(runtime: Path, port: int) -> None:
 
 
 @pytest.fixture
+def handlers(tmp_path: Path) -> Path:
+    """A handler folder whose ``/room`` greets with the worker's index."""
+    folder = tmp_path / "handlers"
+    folder.mkdir()
+    (folder / "room.py").write_text(GREET)
+    return folder
+
+
+@pytest.fixture
 def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private ``XDG_RUNTIME_DIR`` for the server and the prompt (inherited by the workers)."""
     folder = tmp_path / "run"
@@ -115,11 +124,8 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def test_an_attached_prompt_on_two_workers_lists_reaches_and_registers_on_both(
-    tmp_path: Path, runtime: Path
+    tmp_path: Path, runtime: Path, handlers: Path
 ) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "room.py").write_text(GREET)
     argv = two_workers(handlers, "--no-console")
     async with livews(argv, tmp_path, ready_urls=2) as (_process, url):
         port = port_of(url)
@@ -179,11 +185,8 @@ async def test_an_attached_prompt_on_two_workers_lists_reaches_and_registers_on_
 
 
 async def test_a_worker_restarted_under_the_prompt_is_named_not_silently_skipped(
-    tmp_path: Path, runtime: Path
+    tmp_path: Path, runtime: Path, handlers: Path
 ) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "room.py").write_text(GREET)
     argv = two_workers(handlers, "--no-console")
     async with livews(argv, tmp_path, ready_urls=2) as (process, url):
         port = port_of(url)
@@ -211,11 +214,8 @@ async def test_a_worker_restarted_under_the_prompt_is_named_not_silently_skipped
 
 
 async def test_completion_at_a_cluster_prompt_offers_the_names_of_every_worker(
-    tmp_path: Path, runtime: Path
+    tmp_path: Path, runtime: Path, handlers: Path
 ) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "room.py").write_text(GREET)
     async with livews(two_workers(handlers, "--no-console"), tmp_path, ready_urls=2) as (_process, url):
         port = port_of(url)
         await worker_sockets(runtime, port)

@@ -70,8 +70,5 @@ def prompt(workdir: Path) -> Iterator[Prompt]:
     """``python -m livews`` at its prompt in a real pty, in the test module's ``workdir``."""
     from .prompt import Prompt  # imported here: prompt.py takes its time unit from this module
 
-    p = Prompt(workdir)
-    try:
+    with Prompt(workdir) as p:
         yield p
-    finally:
-        p.close()

@@ -118,3 +118,9 @@ class Prompt:
     def close(self) -> None:
         if self.child.isalive():
             self.child.terminate(force=True)
+
+    def __enter__(self) -> Prompt:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -31,8 +31,7 @@ def serve(tmp_path: Path, runtime: Path) -> Iterator[Serve]:
 def test_an_attached_prompt_sees_clients_registers_a_class_and_finds_it_after_detaching(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         assert prompt.port == serve.port
         assert "Ctrl-D or exit() detaches" in prompt.banner
         with connect(f"{serve.url}/echo?who=pty") as ws:
@@ -65,8 +64,6 @@ def test_an_attached_prompt_sees_clients_registers_a_class_and_finds_it_after_de
             assert "False" in out
         finally:
             again.close()
-    finally:
-        prompt.close()
 
 
 def test_two_prompts_attach_at_once_and_a_long_statement_holds_up_only_its_own(
@@ -124,13 +121,10 @@ def test_a_socket_left_by_a_killed_server_is_cleaned_and_attach_says_none_runs(
 def test_exit_at_an_attached_prompt_detaches_and_attaching_again_works(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         prompt.child.sendline("exit()")
         prompt.expect("detached; the server keeps running")
         prompt.expect(pexpect.EOF)
-    finally:
-        prompt.close()
     assert serve.child.isalive()
     again = attach(tmp_path, runtime)
     try:
@@ -142,23 +136,19 @@ def test_exit_at_an_attached_prompt_detaches_and_attaching_again_works(
 def test_completion_at_an_attached_prompt_asks_the_server(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         prompt.run("served_only_there = 42")
         prompt.child.send("served_only_th")
         prompt.child.send("\t")
         prompt.expect("served_only_there")
         prompt.child.sendline("")
         prompt.expect("42")
-    finally:
-        prompt.close()
 
 
 def test_an_attached_prompt_shows_a_helper_refusal_in_one_line_and_ctrl_c_stops_a_statement(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         prompt.child.sendline('send(99, "x")')
         out = prompt.expect("LookupError: no client 99")
         assert "Traceback" not in out
@@ -174,15 +164,12 @@ def test_an_attached_prompt_shows_a_helper_refusal_in_one_line_and_ctrl_c_stops_
         with connect(f"{serve.url}/echo") as ws:
             ws.send("after")
             assert ws.recv(timeout=T) == "after"
-    finally:
-        prompt.close()
 
 
 def test_an_attached_prompt_says_so_when_the_server_stops(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         serve.child.kill(signal.SIGTERM)
         serve.child.expect(pexpect.EOF)
         prompt.child.sendline('print("any" + "one")')
@@ -190,8 +177,6 @@ def test_an_attached_prompt_says_so_when_the_server_stops(
         prompt.expect(pexpect.EOF)
         prompt.child.close()
         assert prompt.child.exitstatus == 1
-    finally:
-        prompt.close()
 
 
 def test_serve_no_attach_opens_no_socket(tmp_path: Path, runtime: Path) -> None:

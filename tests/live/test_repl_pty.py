@@ -93,8 +93,7 @@ def test_leaving_the_prompt_closes_every_client_with_1001(prompt: Prompt) -> Non
 def test_reload_end_to_end_same_connection_v1_v2_broken_v3_fixed(workdir: Path) -> None:
     handlers = workdir / "handlers"
     install("v1", handlers)
-    prompt = Prompt(workdir)
-    try:
+    with Prompt(workdir) as prompt:
         with connect(f"{prompt.url}/echo") as ws:
             ws.send("a")
             assert ws.recv(timeout=T) == "v1 a #1 h1"
@@ -121,8 +120,6 @@ def test_reload_end_to_end_same_connection_v1_v2_broken_v3_fixed(workdir: Path) 
             out = prompt.run('print("reports:", [r.kind for r in server.reports])')
             assert "reports: ['load', 'load', 'reload', 'reload', 'reload']" in out
         prompt.leave()
-    finally:
-        prompt.close()
 
 
 def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None:
@@ -163,12 +160,9 @@ def test_a_handler_written_at_the_prompt_is_registered_live(prompt: Prompt) -> N
 
 
 def test_no_reload_turns_the_watcher_off(workdir: Path) -> None:
-    prompt = Prompt(workdir, "--no-reload")
-    try:
+    with Prompt(workdir, "--no-reload") as prompt:
         assert "reload: off" in prompt.banner
         assert "watching off" in prompt.run('print("watching", stats()["watching"])')
-    finally:
-        prompt.close()
 
 
 def _fails_with(prompt: Prompt, statement: str, line: str) -> str:

@@ -173,14 +173,11 @@ def test_python_m_livews_serves_on_asyncio_when_asked_or_when_uvloop_is_missing(
 def test_the_prompt_with_loop_uvloop_serves_on_uvloop(handlers: Path) -> None:
     from tests.live.prompt import Prompt
 
-    prompt = Prompt(handlers.parent, "--loop", "uvloop")
-    try:
+    with Prompt(handlers.parent, "--loop", "uvloop") as prompt:
         with connect_sync(prompt.url + "/loop", open_timeout=T) as ws:
             ws.send("from the prompt")
             assert ws.recv(timeout=T) == "uvloop: from the prompt"
         prompt.leave()
-    finally:
-        prompt.close()
 
 
 def test_loop_factory_makes_the_named_loop_and_run_uses_it() -> None:
