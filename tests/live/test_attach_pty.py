@@ -139,8 +139,9 @@ def test_completion_at_an_attached_prompt_asks_the_server(
     with attach(tmp_path, runtime) as prompt:
         prompt.run("served_only_there = 42")
         prompt.child.send("served_only_th")
+        prompt.expect("served_only_th")  # the typed part, echoed
         prompt.child.send("\t")
-        prompt.expect("served_only_there")
+        prompt.expect("ere")  # the rest, once the server's answer came (Enter before it runs the prefix)
         prompt.child.sendline("")
         prompt.expect("42")
 
