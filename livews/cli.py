@@ -22,6 +22,9 @@ from . import __version__
 from .handler import collect
 from .resource import Resources
 from .server import Server
+from .server.loops import LOOP_NAMES, loop_factory
+from .server.loops import run as run_on
+from .supervisor import CONSOLE_TOKEN_ENV
 
 __all__ = ["main"]
 
@@ -41,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--loop",
-        choices=["asyncio", "uvloop", "auto"],
+        choices=LOOP_NAMES,
         default="asyncio",
         help="event loop (default asyncio; auto: uvloop when it is installed)",
     )
@@ -151,21 +154,6 @@ def _apply_environment(parser: argparse.ArgumentParser, environ: Mapping[str, st
     parser.set_defaults(**defaults)
 
 
-def _use_loop(name: str) -> bool:
-    """Make every event loop this process creates a ``name`` loop; False if uvloop is asked for but missing.
-
-    Set through the event loop policy, because the live server creates its loop on a thread of its own.
-    """
-    if name == "asyncio":
-        return True
-    try:
-        import uvloop
-    except ImportError:
-        return name == "auto"
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
-
-
 def load_resources(directory: Path) -> Resources:
     """Every resource of the handler files in ``directory`` (or of the one file it names).
 
@@ -212,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.port is None:
         args.port = 8765
     _configure_logging(args.verbose, args.log_format, args.log_level)
-    if not _use_loop(args.loop):
+    factory = loop_factory(args.loop)
+    if factory is None:
         print("livews: --loop uvloop needs uvloop (pip install 'livews[uvloop]')", file=sys.stderr)
         return 2
     # live layer: no command -> prompt; serve = --no-repl; serve --no-reload -> the plain server.
@@ -228,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else argv
         return supervise(argv, args.workers, args.host, args.port, args.node, args.bus, args.worker_timeout)
     if foreground and args.no_reload:
-        return asyncio.run(_serve(args))
+        return run_on(_serve(args), factory)
     from .live.run import run
 
     return run(
@@ -240,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         attach=not args.no_attach,
         load_timeout=args.load_timeout,
         console=False if args.no_console else args.console_path,
+        console_token=os.environ.get(CONSOLE_TOKEN_ENV),  # a worker's: the same in every worker
+        loop_factory=factory,
         **options,
     )
 

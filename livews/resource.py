@@ -102,6 +102,10 @@ class Resource:
         path, asked before the server's hook (``livews.server.http``).
     response_headers: ``callable(request) -> headers`` (pairs or a mapping) added to this path's 101
         response, after the server's (e.g. ``Set-Cookie``).
+    observer: ``callable(client, message)`` shown every message a client sends on this path (``str`` or
+        ``bytes``), on the server loop, before the handler gets it; it must return quickly. For tools that
+        watch traffic (a notebook's ``next_message``): the handler stays an instance of its own class, and
+        paths without an observer pay nothing for it (``livews.server.observe``).
     """
 
     path: str
@@ -119,6 +123,7 @@ class Resource:
     http: Callable[[Any], Any] | None = None
     response_headers: Callable[[UpgradeRequest], Any] | None = None
     max_payload_length: InitVar[int | None] = None
+    observer: Callable[[Any, str | bytes], object] | None = field(default=None, repr=False)
     limits: MessageLimits = field(init=False, repr=False)
     pattern: PathPattern = field(init=False, repr=False)
 

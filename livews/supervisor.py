@@ -21,12 +21,17 @@ Prompts: the supervisor takes none and relays none. Each worker accepts prompts 
 ``<port>.w<I>.sock``, and ``python -m livews attach`` on the port connects to every one of them and runs each
 statement on all workers, labelling their output (``livews.live.attach_cluster``). That fan-out lives in the
 prompt because it is the only place that sees every answer and can say in one line what ran where.
+
+The browser console: each worker serves its own, and the kernel picks the worker a page or its socket
+reaches, so the workers share one console token (``CONSOLE_TOKEN_ENV``, made once by the supervisor): the
+link any of them prints works whichever worker answers it (and shows that worker's clients).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -36,7 +41,10 @@ from dataclasses import dataclass, field
 
 from .server.probe import PROBE_FD
 
-__all__ = ["Supervisor", "Worker", "reserve_port", "supervise", "worker_argv"]
+__all__ = ["CONSOLE_TOKEN_ENV", "Supervisor", "Worker", "reserve_port", "supervise", "worker_argv"]
+
+#: The environment variable through which every worker gets the same browser console token.
+CONSOLE_TOKEN_ENV = "LIVEWS_CONSOLE_TOKEN"
 
 
 #: A worker that ran this long before dying is restarted at once; quicker deaths back off.
@@ -122,6 +130,7 @@ class Supervisor:
         self.worker_timeout = worker_timeout
         self._say = say
         self._stopping = asyncio.Event()
+        self._console_token = secrets.token_urlsafe(18)  # one for all workers (module docstring)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -177,6 +186,7 @@ class Supervisor:
         """Start the worker's process; return the supervisor's end of its probe socket pair."""
         ours, theirs = socket.socketpair()
         env = dict(os.environ, PYTHONUNBUFFERED="1", LIVEWS_WORKER=str(worker.index))
+        env[CONSOLE_TOKEN_ENV] = self._console_token
         env[PROBE_FD] = str(theirs.fileno())
         try:
             worker.proc = await asyncio.create_subprocess_exec(

@@ -222,9 +222,11 @@ class ClusterPrompt(_Connection):
             member.close()
 
     def complete(self, text: str) -> list[str]:
+        """What completes ``text`` on any worker (a name may be defined on some only), each word once."""
+        words: dict[str, None] = {}
         for index in sorted(self.members):
-            return self.members[index].complete(text)
-        return []
+            words.update(dict.fromkeys(self.members[index].complete(text)))
+        return list(words)
 
     def close(self) -> None:
         for index in list(self.members):

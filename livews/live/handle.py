@@ -32,6 +32,7 @@ from ..server import Server
 from ..server import hold as _hold
 from ..server.client import Client
 from ..server.errors import ErrorRecord
+from ..server.loops import LoopFactory
 from .console import DEFAULT_PATH, Console
 from .debug import ErrorTable, announcement
 from .history import History, Text
@@ -72,8 +73,9 @@ class LiveServer:
     path-dropping read of it is believed (a save still in progress otherwise). ``console``: ``True`` serves
     the browser console at ``/_livews/`` (a string: at that path; see ``console_url``); ``console_token``
     fixes its token (default: a random one) and ``console_trust_loopback=False`` asks the token of loopback
-    peers too. Other keyword arguments go to the server. Use it as a context manager, or call :meth:`start`
-    and :meth:`stop`.
+    peers too. ``loop_factory`` makes the server's event loop (``livews.server.loops.loop_factory("uvloop")``
+    serves on uvloop). Other keyword arguments go to the server. Use it as a context manager, or call
+    :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class LiveServer:
         console: bool | str = False,
         console_token: str | None = None,
         console_trust_loopback: bool = True,
+        loop_factory: LoopFactory = asyncio.new_event_loop,
         **server_options: Any,
     ) -> None:
         given = Path(handlers).resolve() if handlers is not None else None
@@ -108,7 +111,7 @@ class LiveServer:
         self._load_timeout = load_timeout
         self._settle = settle
         self._server_options = server_options
-        self._thread = LoopThread("livews-server", timeout=call_timeout)
+        self._thread = LoopThread("livews-server", timeout=call_timeout, loop_factory=loop_factory)
         self._registry = Registry()
         self._server: Any = None
         self._reloader: Reloader | None = None

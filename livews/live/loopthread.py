@@ -15,7 +15,10 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..server.loops import LoopFactory
 
 __all__ = ["LoopThread", "LoopThreadError"]
 
@@ -29,8 +32,15 @@ class LoopThreadError(RuntimeError):
 class LoopThread:
     """Owns one event loop running forever on a daemon thread until :meth:`close`."""
 
-    def __init__(self, name: str = "livews-server", *, timeout: float | None = 30.0) -> None:
+    def __init__(
+        self,
+        name: str = "livews-server",
+        *,
+        timeout: float | None = 30.0,
+        loop_factory: LoopFactory = asyncio.new_event_loop,
+    ) -> None:
         self.name = name
+        self._loop_factory = loop_factory  # what makes the loop: asyncio's own, or uvloop's (server.loops)
         #: Default wait for ``call``/``run``; ``None`` waits forever.
         self.timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -63,7 +73,7 @@ class LoopThread:
         self._started.wait()
 
     def _main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._loop_factory()
         asyncio.set_event_loop(loop)
         self._loop = loop
         loop.call_soon(self._started.set)

@@ -12,9 +12,9 @@ server, no leaked port); with other arguments it stops that server (clients get 
 The handle is a :class:`~livews.live.handle.LiveServer` with three additions for notebooks:
 
 - ``next_message(path, timeout)`` (and ``await next_message_async(...)``) hands over, oldest first, the
-  messages clients sent to resources registered through this handle. To record them, ``register`` serves a
-  thin subclass of your class (same name, ``isinstance`` holds) whose ``on_text``/``on_binary`` note the
-  message, then call yours.
+  messages clients sent to resources registered through this handle. To record them, ``register`` gives the
+  resource an ``observer`` (``livews.server.observe``): the server shows it each message before the handler
+  gets it, and serves your class itself (``type(handler) is YourClass``, after a live replace too).
 - Problems the server logs from its thread (a handler that raised, a client closed for being too slow) are
   kept in ``errors`` and printed, with the traceback trimmed to your code, in the output of the cell that is
   running when they happen or of the next cell you run (IPython's ``pre_run_cell``/``post_run_cell``
@@ -43,12 +43,12 @@ import logging
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine.codes import CloseCode
 from ..server.errors import ErrorRecord, user_traceback
 from .debug import announcement
 from .handle import LiveServer, registration
@@ -60,7 +60,6 @@ from .report import count
 
 __all__ = ["Message", "MessageTable", "NotebookServer", "Problem", "ProblemTable", "start", "stop"]
 
-_TAPPED = "__livews_tapped__"
 _KEEP_PROBLEMS = 1000
 
 
@@ -100,31 +99,6 @@ class ProblemTable(Table["Problem | ErrorRecord"]):
     )
 
 
-def _tap_class(cls: type, inbox: Inbox, handle: LiveServer) -> type:
-    """A subclass of ``cls`` that notes every message in ``inbox`` before ``cls`` handles it."""
-
-    def on_text(self: Any, message: str) -> Any:
-        inbox.put(Message(self.client.path, message, self.client, time.time(), handle))
-        method = getattr(cls, "on_text", None)
-        return None if method is None else method(self, message)
-
-    def on_binary(self: Any, payload: bytes) -> Any:
-        inbox.put(Message(self.client.path, payload, self.client, time.time(), handle))
-        method = getattr(cls, "on_binary", None)
-        return None if method is None else method(self, payload)
-
-    namespace = {
-        "__slots__": (),  # same instance layout as ``cls``: a live replace can move instances both ways
-        "__module__": cls.__module__,
-        "__qualname__": cls.__qualname__,
-        "__doc__": cls.__doc__,
-        _TAPPED: cls,
-        "on_text": on_text,
-        "on_binary": on_binary,
-    }
-    return type(cls)(cls.__name__, (cls,), namespace)
-
-
 # -------------------------------------------------------------------------------------- the handle
 
 
@@ -135,9 +109,8 @@ class NotebookServer(LiveServer):
     files). ``backlog`` bounds the messages kept for ``next_message`` (the oldest go first; 0 records
     nothing and registers classes as they are). ``quiet`` silences the start/stop lines.
 
-    A class given to ``register`` is served through a recording subclass with the same name: ``isinstance``
-    holds and the tables show your class's name, but ``type(handler) is YourClass`` does not, and
-    ``on_reload(old_cls)`` receives the previous recording subclass.
+    A class given to ``register`` is served as it is; the messages are recorded by the resource's
+    ``observer``, so only its connections pay for the recording.
     """
 
     def __init__(
@@ -148,9 +121,6 @@ class NotebookServer(LiveServer):
         self.backlog = backlog
         self.quiet = quiet
         self._inbox = Inbox(backlog)
-        # user class -> its recording subclass, while that subclass is served or has instances
-        self._taps: weakref.WeakValueDictionary[type, type] = weakref.WeakValueDictionary()
-        self._taps_lock = threading.Lock()
         self._problems: deque[Problem | ErrorRecord] = deque(maxlen=_KEEP_PROBLEMS)
         self._unshown: list[Problem | ErrorRecord | str] = []
         self._problems_lock = threading.Lock()
@@ -172,7 +142,7 @@ class NotebookServer(LiveServer):
         _ = self.port  # read while running, so the handle still knows the bound port after stop
         return self
 
-    def stop(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+    def stop(self, code: int = CloseCode.GOING_AWAY, timeout: float | None = 30.0) -> None:
         """Close every client with ``code`` (1001: going away), free the port, end the server thread.
 
         Blocks until the clients answered the close (or ``timeout``). Clients running on this thread's event
@@ -184,7 +154,7 @@ class NotebookServer(LiveServer):
         finally:
             self._after_stop(closed)
 
-    async def stop_async(self, code: int = 1001, timeout: float | None = 30.0) -> None:
+    async def stop_async(self, code: int = CloseCode.GOING_AWAY, timeout: float | None = 30.0) -> None:
         """``stop`` without blocking the calling event loop, so clients on it answer the close at once."""
         closed: list[int] = []
         try:
@@ -227,21 +197,13 @@ class NotebookServer(LiveServer):
     def register(self, path: str | type, handler_class: type | None = None, **options: Any) -> ReloadReport:
         """Serve ``handler_class`` at ``path`` now; on a served path, a live replace (connections stay)."""
         path, handler_class, options = registration(path, handler_class, options)
-        return super().register(path, self._tapped(handler_class), **options)
+        if self.backlog > 0:
+            options.setdefault("observer", self._keep_message)
+        return super().register(path, handler_class, **options)
 
-    def _tapped(self, cls: type) -> type:
-        cls = vars(cls).get(_TAPPED, cls)
-        if self.backlog <= 0:
-            return cls
-        with self._taps_lock:
-            tap = self._taps.get(cls)
-            if tap is None:
-                try:
-                    tap = _tap_class(cls, self._inbox, self)
-                except TypeError:  # a metaclass that will not take a plain subclass: serve it untapped
-                    return cls
-                self._taps[cls] = tap
-            return tap
+    def _keep_message(self, client: Any, data: str | bytes) -> None:
+        """The resources' observer, on the server thread: keep the message for ``next_message``."""
+        self._inbox.put(Message(client.path, data, client, time.time(), self))
 
     # ----------------------------------------------------------------------------------- messages
 

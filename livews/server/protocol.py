@@ -29,6 +29,7 @@ from ..resource import Reject
 from .client import Client
 from .dispatch import Dispatcher
 from .http import plain_answer, upgrade_headers
+from .observe import Observed
 from .records import connection_fields
 
 if TYPE_CHECKING:
@@ -420,6 +421,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self.subprotocol = subprotocol
         self.version = request.version
         self.connected_at = time.monotonic()
+        if resource.observer is not None:  # once per connection: see observe.py
+            conn = Observed(conn, resource.observer, self)
         self._conn = conn
         if resource.max_write_buffer is not None:
             self._max_write_buffer = resource.max_write_buffer

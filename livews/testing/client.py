@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from ..engine.codes import CloseCode
+
 __all__ = ["TIMEOUT", "Closed", "HandshakeRefused", "TestClient", "connect", "url_of"]
 
 #: Default bound, in seconds, of every wait of the kit (``LIVEWS_TEST_TIMEOUT`` scales it on a slow machine).
@@ -90,7 +92,7 @@ class TestClient:
         rcvd = self._ws.protocol.close_rcvd
         if rcvd is not None:
             return int(rcvd.code)
-        return None if self._ws.protocol.state.name in ("OPEN", "CLOSING") else 1006
+        return None if self._ws.protocol.state.name in ("OPEN", "CLOSING") else CloseCode.ABNORMAL
 
     @property
     def close_reason(self) -> str:
@@ -109,7 +111,7 @@ class TestClient:
         """Send ``value`` as one JSON text message."""
         await self._ws.send(json.dumps(value))
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Close the connection and wait for the server's answer (bounded by ``timeout``)."""
         await asyncio.wait_for(self._ws.close(code, reason), self.timeout)
 
@@ -169,7 +171,7 @@ class TestClient:
 
         if not isinstance(exc, ConnectionClosed):
             return exc
-        return Closed(self.close_code or 1006, self.close_reason)
+        return Closed(self.close_code or CloseCode.ABNORMAL, self.close_reason)
 
     def __repr__(self) -> str:
         return f"<TestClient {self._ws.request.path if self._ws.request else '?'}>"

@@ -21,6 +21,7 @@ import struct
 from collections import deque
 from typing import Any
 
+from ..engine.codes import CloseCode
 from ..resource import Resource
 from ..server import Server
 from ..server.protocol import ServerProtocol
@@ -184,7 +185,7 @@ class Communicator:
             if name.lower() == "sec-websocket-protocol":
                 self.subprotocol = value
 
-    async def disconnect(self, code: int = 1000, reason: str = "") -> None:
+    async def disconnect(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Close (if still open), wait for the connection to end, and let the server finish its tasks."""
         if self._protocol is not None and not self._close_sent and self.close_code is None:
             await self.close(code, reason)
@@ -218,7 +219,7 @@ class Communicator:
     async def ping(self, payload: bytes = b"") -> None:
         self._send(_PING, payload)
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Send a close frame and wait until the server has answered and ended the connection."""
         self._close_sent = True
         self._send(_CLOSE, struct.pack("!H", code) + reason.encode("utf-8"))
@@ -229,7 +230,7 @@ class Communicator:
         assert protocol is not None, "not connected"
         transport = self._transport
         if transport is None or transport.is_closing():
-            raise Closed(self.close_code or 1006, self.close_reason)
+            raise Closed(self.close_code or CloseCode.ABNORMAL, self.close_reason)
         protocol.data_received(_client_frame(opcode, payload))
 
     # --------------------------------------------------------------------------------------- receiving
@@ -242,7 +243,7 @@ class Communicator:
         deadline = loop.time() + wait
         while not self._unread:
             if self._gone.done() or self.close_code is not None:
-                raise Closed(self.close_code or 1006, self.close_reason)
+                raise Closed(self.close_code or CloseCode.ABNORMAL, self.close_reason)
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), max(0.0, deadline - loop.time()))
@@ -276,7 +277,7 @@ class Communicator:
             message = await self.receive(timeout)
         except Closed:
             await self._wait_gone()
-            return self.close_code or 1006, self.close_reason
+            return self.close_code or CloseCode.ABNORMAL, self.close_reason
         raise AssertionError(f"expected the connection to close, received {message!r}")
 
     # ---------------------------------------------------------------------------- what the server wrote
@@ -330,7 +331,7 @@ class Communicator:
         return True
 
     def _closed_by_server(self, payload: bytes) -> None:
-        self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+        self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else CloseCode.NO_STATUS
         self.close_reason = payload[2:].decode("utf-8")
         if not self._close_sent:
             # Answer after the write that carried the close has returned, as a peer on a socket would.

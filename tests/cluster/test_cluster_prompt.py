@@ -13,15 +13,16 @@ import itertools
 import os
 import re
 import signal
-import sys
 from pathlib import Path
 
-import pexpect
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from livews.live import attach_cluster
+from tests.live.prompt import plain, spawn_livews
+
 from .conftest import T
-from .test_workers import ROOT, livews
+from .test_workers import livews, port_of, two_workers
 
 GREET = """
 import os
@@ -36,33 +37,17 @@ class Room(Handler):
         self.send_text(message)
 """
 
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>]|\r|.\x08")
-
 
 class ClusterPrompt:
     """``python -m livews attach --port P`` in a pty; ``run`` waits for the last worker's output."""
 
     def __init__(self, cwd: Path, port: int, runtime: Path) -> None:
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(ROOT),
-            PROMPT_TOOLKIT_NO_CPR="1",
-            TERM="xterm",
-            XDG_RUNTIME_DIR=str(runtime),
-        )
-        env.pop("PYTHONSTARTUP", None)
-        self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "livews", "attach", "--port", str(port)],
-            cwd=str(cwd),
-            env=env,
-            encoding="utf-8",
-            timeout=T,
-            dimensions=(60, 220),
+        self.child = spawn_livews(
+            cwd, ["attach", "--port", str(port)], {"XDG_RUNTIME_DIR": str(runtime)}, terminal=True
         )
         self._marks = itertools.count()
         self.child.expect(r"Ctrl-D or exit\(\) detaches")
-        self.banner = _ANSI.sub("", self.child.before)
+        self.banner = plain(self.child.before)
         self.child.expect(">>>")
 
     def run(self, statement: str) -> str:
@@ -71,9 +56,9 @@ class ClusterPrompt:
         self.child.sendline(statement)  # then a marker of its own, so a statement that raises still ends
         self.child.sendline(f"print('@' + 'done{mark}')")
         self.child.expect(rf"\[w2\] @done{mark}")
-        out = _ANSI.sub("", self.child.before)
+        out = plain(self.child.before)
         self.child.expect(">>>")
-        return out + _ANSI.sub("", self.child.before)
+        return out + plain(self.child.before)
 
     def run_on_w1(self, statement: str) -> str:
         """Like ``run`` while worker 2 may be away: wait for worker 1's marker and the next prompt."""
@@ -81,9 +66,9 @@ class ClusterPrompt:
         self.child.sendline(statement)
         self.child.sendline(f"print('@' + 'done{mark}')")
         self.child.expect(rf"\[w1\] @done{mark}")
-        out = _ANSI.sub("", self.child.before)
+        out = plain(self.child.before)
         self.child.expect(">>>")
-        return out + _ANSI.sub("", self.child.before)
+        return out + plain(self.child.before)
 
     def close(self) -> None:
         if self.child.isalive():
@@ -110,6 +95,25 @@ async def one_per_worker(url: str, limit: int = 60) -> dict[str, ClientConnectio
     raise AssertionError(f"{limit} connections all landed on {sorted(found)}")
 
 
+async def worker_sockets(runtime: Path, port: int) -> None:
+    """Wait (up to ``T``) until both workers listen for prompts, each on its own attach socket."""
+    sockets = [runtime / "livews" / f"{port}.w{index}.sock" for index in (1, 2)]
+    for _ in range(int(T * 10)):
+        if all(path.exists() for path in sockets):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no attach socket at {[str(p) for p in sockets if not p.exists()]}")
+
+
+@pytest.fixture
+def handlers(tmp_path: Path) -> Path:
+    """A handler folder whose ``/room`` greets with the worker's index."""
+    folder = tmp_path / "handlers"
+    folder.mkdir()
+    (folder / "room.py").write_text(GREET)
+    return folder
+
+
 @pytest.fixture
 def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private ``XDG_RUNTIME_DIR`` for the server and the prompt (inherited by the workers)."""
@@ -120,21 +124,12 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def test_an_attached_prompt_on_two_workers_lists_reaches_and_registers_on_both(
-    tmp_path: Path, runtime: Path
+    tmp_path: Path, runtime: Path, handlers: Path
 ) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "room.py").write_text(GREET)
-    argv = ["serve", "--workers", "2", "--port", "0", "--handlers", str(handlers), "--no-console"]
+    argv = two_workers(handlers, "--no-console")
     async with livews(argv, tmp_path, ready_urls=2) as (_process, url):
-        port = int(url.split(":")[2].split("/")[0])
-        for index in (1, 2):  # each worker accepts prompts on its own socket
-            path = runtime / "livews" / f"{port}.w{index}.sock"
-            for _ in range(int(T * 10)):
-                if path.exists():
-                    break
-                await asyncio.sleep(0.1)
-            assert path.exists()
+        port = port_of(url)
+        await worker_sockets(runtime, port)  # each worker accepts prompts on its own socket
         clients = await one_per_worker(url)
         prompt = await asyncio.to_thread(ClusterPrompt, tmp_path, port, runtime)
         try:
@@ -190,16 +185,12 @@ async def test_an_attached_prompt_on_two_workers_lists_reaches_and_registers_on_
 
 
 async def test_a_worker_restarted_under_the_prompt_is_named_not_silently_skipped(
-    tmp_path: Path, runtime: Path
+    tmp_path: Path, runtime: Path, handlers: Path
 ) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "room.py").write_text(GREET)
-    argv = ["serve", "--workers", "2", "--port", "0", "--handlers", str(handlers), "--no-console"]
+    argv = two_workers(handlers, "--no-console")
     async with livews(argv, tmp_path, ready_urls=2) as (process, url):
-        port = int(url.split(":")[2].split("/")[0])
-        sockets = [runtime / "livews" / f"{port}.w{index}.sock" for index in (1, 2)]
-        await process.wait_for(lambda lines: all(path.exists() for path in sockets))
+        port = port_of(url)
+        await worker_sockets(runtime, port)
         prompt = await asyncio.to_thread(ClusterPrompt, tmp_path, port, runtime)
         try:
             await asyncio.to_thread(prompt.run, "name = 'typed before'")
@@ -209,7 +200,7 @@ async def test_a_worker_restarted_under_the_prompt_is_named_not_silently_skipped
             await process.wait_for(lambda lines: any(f"pid {pid} died" in x for x in lines))
             first = await asyncio.to_thread(prompt.run_on_w1, "print('after the kill')")
             await process.wait_for(lambda lines: len(re.findall(r"ws://\S+/room", "\n".join(lines))) >= 3)
-            await process.wait_for(lambda lines: sockets[1].exists())
+            await worker_sockets(runtime, port)
             second = await asyncio.to_thread(prompt.run, "print(name)")
             said = first + second
             assert (
@@ -218,5 +209,22 @@ async def test_a_worker_restarted_under_the_prompt_is_named_not_silently_skipped
             )
             assert "[w2] rejoined as a new process: names and classes typed before are not on it" in said
             assert "[w1] typed before" in second and "[w2] NameError" in second
+        finally:
+            prompt.close()
+
+
+async def test_completion_at_a_cluster_prompt_offers_the_names_of_every_worker(
+    tmp_path: Path, runtime: Path, handlers: Path
+) -> None:
+    async with livews(two_workers(handlers, "--no-console"), tmp_path, ready_urls=2) as (_process, url):
+        port = port_of(url)
+        await worker_sockets(runtime, port)
+        prompt = await asyncio.to_thread(attach_cluster.ClusterPrompt, port, runtime / "livews")
+        try:
+            await asyncio.to_thread(prompt.run, "if worker == 1: only_on_w1 = 1")
+            await asyncio.to_thread(prompt.run, "if worker == 2: only_on_w2 = 2")
+            words = await asyncio.to_thread(prompt.complete, "only_on")
+            assert sorted(words) == ["only_on_w1", "only_on_w2"]
+            assert await asyncio.to_thread(prompt.complete, "regist") == ["register"]  # once, not per worker
         finally:
             prompt.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 
 from .conftest import T
-from .test_workers import livews
+from .test_workers import livews, two_workers
 
 BLOCK = """
 import os
@@ -53,8 +53,7 @@ async def test_a_worker_whose_loop_is_blocked_is_reported_and_restarted_while_th
     handlers = tmp_path / "handlers"
     handlers.mkdir()
     (handlers / "room.py").write_text(BLOCK)
-    argv = ["serve", "--workers", "2", "--port", "0", "--handlers", str(handlers), "--no-attach"]
-    argv += ["--no-console", "--worker-timeout", "5"]
+    argv = two_workers(handlers, "--no-attach", "--no-console", "--worker-timeout", "5")
     async with livews(argv, tmp_path, ready_urls=2) as (process, url):
         process.proc.send_signal(signal.SIGUSR1)
         await process.wait_for(lambda lines: sum("loop answered" in x for x in lines) >= 2)

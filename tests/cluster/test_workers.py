@@ -61,6 +61,16 @@ def livews_json(value):
 """
 
 
+def two_workers(handlers: Path, *options: str) -> list[str]:
+    """``serve --workers 2`` on a free port for ``handlers``, then ``options``: the cluster tests' command."""
+    return ["serve", "--workers", "2", "--port", "0", "--handlers", str(handlers), *options]
+
+
+def port_of(url: str) -> int:
+    """The port of a ``ws://host:port/...`` URL."""
+    return int(url.split(":")[2].split("/")[0])
+
+
 def write_room(handlers: Path, version: str) -> None:
     tmp = handlers / ".room.py.tmp"
     tmp.write_text(ROOM.format(version=version))
@@ -194,17 +204,7 @@ def handlers(tmp_path: Path) -> Path:
 async def test_two_workers_share_the_port_and_a_group_message_reaches_both_exactly_once(
     redis_server: RedisServer, handlers: Path, tmp_path: Path
 ) -> None:
-    argv = [
-        "serve",
-        "--workers",
-        "2",
-        "--port",
-        "0",
-        "--handlers",
-        str(handlers),
-        "--bus",
-        redis_server.url + FAST,
-    ]
+    argv = two_workers(handlers, "--bus", redis_server.url + FAST)
     async with livews(argv, tmp_path, ready_urls=2) as (process, url):
         clients = list((await on_every_node(url, 2)).values())
         assert len({c.pid for c in clients}) == 2
@@ -224,17 +224,7 @@ async def test_two_workers_share_the_port_and_a_group_message_reaches_both_exact
 async def test_a_killed_worker_is_restarted_and_its_members_expire_while_the_other_serves_on(
     redis_server: RedisServer, handlers: Path, tmp_path: Path
 ) -> None:
-    argv = [
-        "serve",
-        "--workers",
-        "2",
-        "--port",
-        "0",
-        "--handlers",
-        str(handlers),
-        "--bus",
-        redis_server.url + FAST,
-    ]
+    argv = two_workers(handlers, "--bus", redis_server.url + FAST)
     async with livews(argv, tmp_path, ready_urls=2) as (process, url):
         found = await on_every_node(url, 2)
         victim, survivor = sorted(found.values(), key=lambda c: c.pid)
@@ -265,17 +255,7 @@ async def test_a_killed_worker_is_restarted_and_its_members_expire_while_the_oth
 async def test_a_handler_saved_once_is_reloaded_in_every_worker_with_clients_connected(
     redis_server: RedisServer, handlers: Path, tmp_path: Path
 ) -> None:
-    argv = [
-        "serve",
-        "--workers",
-        "2",
-        "--port",
-        "0",
-        "--handlers",
-        str(handlers),
-        "--bus",
-        redis_server.url + FAST,
-    ]
+    argv = two_workers(handlers, "--bus", redis_server.url + FAST)
     async with livews(argv, tmp_path, ready_urls=2) as (process, url):
         clients = list((await on_every_node(url, 2)).values())
         write_room(handlers, "v2")
@@ -379,3 +359,23 @@ async def test_a_worker_that_keeps_dying_is_restarted_with_a_doubling_backoff(tm
         assert any("no handler folder or file at" in x for x in lines)  # the worker's own error is relayed
     finally:
         assert process.stop() == 0  # SIGTERM ends the supervisor while it waits to restart
+
+
+async def test_the_console_link_a_worker_prints_works_on_every_worker(handlers: Path, tmp_path: Path) -> None:
+    async with livews(two_workers(handlers, "--no-attach"), tmp_path, ready_urls=2) as (process, url):
+        console = re.compile(r"console: http://127\.0\.0\.1:\d+/_livews/\?token=(\S+)")
+        lines = await process.wait_for(lambda lines: sum(bool(console.search(x)) for x in lines) >= 2)
+        tokens = {m.group(1) for x in lines if (m := console.search(x))}
+        assert len(tokens) == 1, lines  # one token for the cluster, whichever worker printed it
+        [token] = tokens
+        members = await on_every_node(url, 2)
+        expected = {f"127.0.0.1:{m.ws.local_address[1]}" for m in members.values()}
+        seen: set[str] = set()
+        base = url.removesuffix("/room")
+        for _ in range(60):  # the kernel spreads these over both workers; a wrong token gets 403
+            async with connect(f"{base}/_livews/ws?token={token}") as console_ws:
+                hello = json.loads(await asyncio.wait_for(console_ws.recv(), T))
+            seen |= {row["host"] for row in hello["clients"] if row["path"] == "/room"}
+            if expected <= seen:
+                break
+        assert expected <= seen  # each worker's console answered with its own clients

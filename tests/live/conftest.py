@@ -6,10 +6,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from livews.live import LiveServer
+
+if TYPE_CHECKING:
+    from .prompt import Prompt
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -51,3 +55,20 @@ def live(handlers: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop(timeout=T)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Path:
+    """A private ``XDG_RUNTIME_DIR``, so a test sees only the servers it starts (attach sockets)."""
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+@pytest.fixture
+def prompt(workdir: Path) -> Iterator[Prompt]:
+    """``python -m livews`` at its prompt in a real pty, in the test module's ``workdir``."""
+    from .prompt import Prompt  # imported here: prompt.py takes its time unit from this module
+
+    with Prompt(workdir) as p:
+        yield p

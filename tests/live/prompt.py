@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pexpect
 
@@ -21,6 +22,52 @@ def plain(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+def spawn_livews(
+    cwd: Path, args: list[str], env: dict[str, str] | None = None, *, terminal: bool = False
+) -> pexpect.spawn:
+    """``python -m livews <args>`` in a real pty, run in ``cwd`` with this checkout first on its path.
+
+    ``env`` adds variables. ``terminal``: one ptpython draws on predictably (a wide screen, a known
+    ``TERM``, no cursor-position queries, no ``PYTHONSTARTUP``).
+    """
+    variables = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    options: dict[str, Any] = {}
+    if terminal:
+        variables.update(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm")
+        variables.pop("PYTHONSTARTUP", None)
+        options["dimensions"] = (60, 220)
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "livews", *args],
+        cwd=str(cwd),
+        env=variables,
+        encoding="utf-8",
+        timeout=T,
+        **options,
+    )
+
+
+class Serve:
+    """``python -m livews serve --port 0`` in the background, with its attach line read."""
+
+    def __init__(self, cwd: Path, runtime: Path, *args: str) -> None:
+        self.child = spawn_livews(cwd, ["serve", "--port", "0", *args], {"XDG_RUNTIME_DIR": str(runtime)})
+        self.child.expect(r"attach: python -m livews attach --port (\d+)")
+        self.port = int(self.child.match.group(1))
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.socket = runtime / "livews" / f"{self.port}.sock"
+        self.child.expect("Ctrl-C stops the server")
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+def attach(cwd: Path, runtime: Path, *args: str) -> Prompt:
+    """``python -m livews attach`` in a pty, for the servers of ``runtime``."""
+    return Prompt(cwd, command=["attach", *args], env={"XDG_RUNTIME_DIR": str(runtime)})
+
+
 class Prompt:
     """A ``python -m livews`` process in a pty: run statements, read what they printed, leave the prompt.
 
@@ -31,17 +78,8 @@ class Prompt:
     def __init__(
         self, cwd: Path, *args: str, command: list[str] | None = None, env: dict[str, str] | None = None
     ) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO), PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", **(env or {}))
-        env.pop("PYTHONSTARTUP", None)
-        self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "livews", *(command if command is not None else ["--port", "0", *args])],
-            cwd=str(cwd),
-            env=env,
-            encoding="utf-8",
-            timeout=T,
-            dimensions=(60, 220),
-        )
+        args = command if command is not None else ["--port", "0", *args]
+        self.child = spawn_livews(cwd, args, env, terminal=True)
         self._marks = itertools.count()
         self.expect(r"serving ws://127\.0\.0\.1:(\d+)")
         self.port = int(self.child.match.group(1))
@@ -80,3 +118,9 @@ class Prompt:
     def close(self) -> None:
         if self.child.isalive():
             self.child.terminate(force=True)
+
+    def __enter__(self) -> Prompt:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -15,20 +15,12 @@ import pytest
 from websockets.sync.client import connect
 
 from .conftest import T, install
-from .prompt import REPO
-from .test_attach_pty import Serve, attach
+from .prompt import REPO, Serve, attach
 
 _HELD = (
     r"error #(\d+): Divide\.on_text raised ZeroDivisionError: integer division or modulo by zero; "
     r"client (\d+) on /divide is held"
 )
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Path:
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
-    return folder
 
 
 @pytest.fixture
@@ -45,8 +37,7 @@ def serve(tmp_path: Path, runtime: Path) -> Iterator[Serve]:
 def test_an_attached_prompt_is_told_of_a_held_client_and_debugs_it_with_pm_on_its_own_terminal(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         assert "debug on error: on" in prompt.banner
         with connect(f"{serve.url}/divide") as ws:
             ws.send("12/0")
@@ -84,15 +75,12 @@ def test_an_attached_prompt_is_told_of_a_held_client_and_debugs_it_with_pm_on_it
             ws.recv(timeout=T)  # the fixed code answers
             out = prompt.run("print(len(held()), errors()[-1].outcome)")
             assert "0 skipped" in out
-    finally:
-        prompt.close()
 
 
 def test_retry_at_an_attached_prompt_answers_the_failed_message_with_the_fixed_code(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         with connect(f"{serve.url}/divide") as ws:
             ws.send("12/0")
             prompt.expect(_HELD)
@@ -101,5 +89,3 @@ def test_retry_at_an_attached_prompt_answers_the_failed_message_with_the_fixed_c
             prompt.expect(r"reloaded handlers/divide\.py; changed Divide; 1 instance moved")
             prompt.run(f"retry({client})")
             assert ws.recv(timeout=T) == "12/0 = undefined (#1)"
-    finally:
-        prompt.close()

@@ -15,39 +15,7 @@ import pytest
 from websockets.sync.client import connect
 
 from .conftest import T
-from .prompt import REPO, Prompt, plain
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Path:
-    """A private ``XDG_RUNTIME_DIR``, so this test sees only the servers it starts."""
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
-    return folder
-
-
-class Serve:
-    """``python -m livews serve --port 0`` in the background, with its attach line read."""
-
-    def __init__(self, cwd: Path, runtime: Path, *args: str) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO), XDG_RUNTIME_DIR=str(runtime))
-        self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "livews", "serve", "--port", "0", *args],
-            cwd=str(cwd),
-            env=env,
-            encoding="utf-8",
-            timeout=T,
-        )
-        self.child.expect(r"attach: python -m livews attach --port (\d+)")
-        self.port = int(self.child.match.group(1))
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.socket = runtime / "livews" / f"{self.port}.sock"
-        self.child.expect("Ctrl-C stops the server")
-
-    def close(self) -> None:
-        if self.child.isalive():
-            self.child.terminate(force=True)
+from .prompt import REPO, Serve, attach, plain, spawn_livews
 
 
 @pytest.fixture
@@ -60,15 +28,10 @@ def serve(tmp_path: Path, runtime: Path) -> Iterator[Serve]:
         server.close()
 
 
-def attach(cwd: Path, runtime: Path, *args: str) -> Prompt:
-    return Prompt(cwd, command=["attach", *args], env={"XDG_RUNTIME_DIR": str(runtime)})
-
-
 def test_an_attached_prompt_sees_clients_registers_a_class_and_finds_it_after_detaching(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         assert prompt.port == serve.port
         assert "Ctrl-D or exit() detaches" in prompt.banner
         with connect(f"{serve.url}/echo?who=pty") as ws:
@@ -101,8 +64,6 @@ def test_an_attached_prompt_sees_clients_registers_a_class_and_finds_it_after_de
             assert "False" in out
         finally:
             again.close()
-    finally:
-        prompt.close()
 
 
 def test_two_prompts_attach_at_once_and_a_long_statement_holds_up_only_its_own(
@@ -160,13 +121,10 @@ def test_a_socket_left_by_a_killed_server_is_cleaned_and_attach_says_none_runs(
 def test_exit_at_an_attached_prompt_detaches_and_attaching_again_works(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         prompt.child.sendline("exit()")
         prompt.expect("detached; the server keeps running")
         prompt.expect(pexpect.EOF)
-    finally:
-        prompt.close()
     assert serve.child.isalive()
     again = attach(tmp_path, runtime)
     try:
@@ -178,23 +136,20 @@ def test_exit_at_an_attached_prompt_detaches_and_attaching_again_works(
 def test_completion_at_an_attached_prompt_asks_the_server(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         prompt.run("served_only_there = 42")
         prompt.child.send("served_only_th")
+        prompt.expect("served_only_th")  # the typed part, echoed
         prompt.child.send("\t")
-        prompt.expect("served_only_there")
+        prompt.expect("ere")  # the rest, once the server's answer came (Enter before it runs the prefix)
         prompt.child.sendline("")
         prompt.expect("42")
-    finally:
-        prompt.close()
 
 
 def test_an_attached_prompt_shows_a_helper_refusal_in_one_line_and_ctrl_c_stops_a_statement(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         prompt.child.sendline('send(99, "x")')
         out = prompt.expect("LookupError: no client 99")
         assert "Traceback" not in out
@@ -210,15 +165,12 @@ def test_an_attached_prompt_shows_a_helper_refusal_in_one_line_and_ctrl_c_stops_
         with connect(f"{serve.url}/echo") as ws:
             ws.send("after")
             assert ws.recv(timeout=T) == "after"
-    finally:
-        prompt.close()
 
 
 def test_an_attached_prompt_says_so_when_the_server_stops(
     serve: Serve, tmp_path: Path, runtime: Path
 ) -> None:
-    prompt = attach(tmp_path, runtime)
-    try:
+    with attach(tmp_path, runtime) as prompt:
         serve.child.kill(signal.SIGTERM)
         serve.child.expect(pexpect.EOF)
         prompt.child.sendline('print("any" + "one")')
@@ -226,21 +178,11 @@ def test_an_attached_prompt_says_so_when_the_server_stops(
         prompt.expect(pexpect.EOF)
         prompt.child.close()
         assert prompt.child.exitstatus == 1
-    finally:
-        prompt.close()
 
 
 def test_serve_no_attach_opens_no_socket(tmp_path: Path, runtime: Path) -> None:
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
-    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_RUNTIME_DIR=str(runtime))
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "livews", "serve", "--port", "0", "--no-attach"],
-        cwd=str(tmp_path),
-        env=env,
-        encoding="utf-8",
-        timeout=T,
-    )
+    child = spawn_livews(tmp_path, ["serve", "--port", "0", "--no-attach"], {"XDG_RUNTIME_DIR": str(runtime)})
     try:
         child.expect("Ctrl-C stops the server")
         out = plain(child.before)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,6 @@ def workdir(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
     install("divide_bug", tmp_path / "handlers", "divide.py")
     return tmp_path
-
-
-@pytest.fixture
-def prompt(workdir: Path) -> Iterator[Prompt]:
-    p = Prompt(workdir)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def _held(prompt: Prompt) -> tuple[int, int]:
@@ -123,8 +113,7 @@ def test_skip_drops_the_failed_message_and_kick_closes_a_held_client_with_1011(p
 
 
 def test_a_held_client_nobody_attends_is_closed_with_1011_after_the_hold_timeout(workdir: Path) -> None:
-    prompt = Prompt(workdir, "--debug-hold-timeout", "0.5")
-    try:
+    with Prompt(workdir, "--debug-hold-timeout", "0.5") as prompt:
         with connect(f"{prompt.url}/divide") as ws:
             ws.send("3/0")
             _held(prompt)
@@ -132,13 +121,10 @@ def test_a_held_client_nobody_attends_is_closed_with_1011_after_the_hold_timeout
         prompt.expect("nobody attending; closing it with 1011")
         out = prompt.run("print(errors()[-1].outcome)")
         assert "hold timed out; closed 1011" in out
-    finally:
-        prompt.close()
 
 
 def test_with_no_debug_on_error_a_raising_handler_closes_with_1011_as_before(workdir: Path) -> None:
-    prompt = Prompt(workdir, "--no-debug-on-error")
-    try:
+    with Prompt(workdir, "--no-debug-on-error") as prompt:
         assert "debug on error: off" in prompt.banner
         with connect(f"{prompt.url}/divide") as ws:
             ws.send("3/0")
@@ -146,17 +132,12 @@ def test_with_no_debug_on_error_a_raising_handler_closes_with_1011_as_before(wor
         out = prompt.run("print(errors()[-1].outcome, len(held()))")
         assert "closed 1011 0" in out
         assert not re.search(r"is held", out)
-    finally:
-        prompt.close()
 
 
 def test_the_backlog_option_reaches_listen_from_the_command_line(workdir: Path) -> None:
-    prompt = Prompt(workdir, "--backlog", "17")
-    try:
+    with Prompt(workdir, "--backlog", "17") as prompt:
         out = subprocess.run(
             ["ss", "-Hltn", f"sport = :{prompt.port}"], capture_output=True, text=True, check=True, timeout=T
         ).stdout
         [listening] = [line for line in out.splitlines() if line.strip()]
         assert int(listening.split()[2]) == 17  # Send-Q of a listening socket: its backlog
-    finally:
-        prompt.close()

@@ -4,7 +4,6 @@ with its file and line, other files keep reloading, ``register`` keeps working, 
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -20,7 +19,7 @@ from livews.handler import Handler
 from livews.live import LiveServer
 
 from .conftest import T, install
-from .prompt import REPO
+from .prompt import spawn_livews
 from .saves import ask, reports_until, roundtrip
 
 #: The import time limit in these tests (seconds).
@@ -114,15 +113,7 @@ def test_serve_with_a_blocked_import_still_exits_on_sigterm(tmp_path: Path) -> N
     handlers = tmp_path / "handlers"
     handlers.mkdir()
     install("v1", handlers)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "livews", "serve", "--port", "0"],
-        cwd=str(tmp_path),
-        env=env,
-        encoding="utf-8",
-        timeout=T,
-    )
+    child = spawn_livews(tmp_path, ["serve", "--port", "0"])
     try:
         child.expect("Ctrl-C stops the server")
         (handlers / "block.py").write_text(BLOCK)

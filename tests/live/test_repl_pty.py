@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -16,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from .conftest import T, install
-from .prompt import REPO, Prompt, plain
+from .prompt import REPO, Prompt, plain, spawn_livews
 
 
 @pytest.fixture
@@ -24,15 +21,6 @@ def workdir(tmp_path: Path) -> Path:
     """A project folder holding a copy of the repository's handlers/."""
     shutil.copytree(REPO / "handlers", tmp_path / "handlers")
     return tmp_path
-
-
-@pytest.fixture
-def prompt(workdir: Path) -> Iterator[Prompt]:
-    p = Prompt(workdir)
-    try:
-        yield p
-    finally:
-        p.close()
 
 
 def _closed_with(ws: object) -> int:
@@ -105,8 +93,7 @@ def test_leaving_the_prompt_closes_every_client_with_1001(prompt: Prompt) -> Non
 def test_reload_end_to_end_same_connection_v1_v2_broken_v3_fixed(workdir: Path) -> None:
     handlers = workdir / "handlers"
     install("v1", handlers)
-    prompt = Prompt(workdir)
-    try:
+    with Prompt(workdir) as prompt:
         with connect(f"{prompt.url}/echo") as ws:
             ws.send("a")
             assert ws.recv(timeout=T) == "v1 a #1 h1"
@@ -133,22 +120,12 @@ def test_reload_end_to_end_same_connection_v1_v2_broken_v3_fixed(workdir: Path) 
             out = prompt.run('print("reports:", [r.kind for r in server.reports])')
             assert "reports: ['load', 'load', 'reload', 'reload', 'reload']" in out
         prompt.leave()
-    finally:
-        prompt.close()
 
 
 def test_no_repl_serves_in_the_foreground_with_hot_reload(workdir: Path) -> None:
     handlers = workdir / "handlers"
     install("v1", handlers)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "livews", "--no-repl", "--port", "0"],
-        cwd=str(workdir),
-        env=env,
-        encoding="utf-8",
-        timeout=T,
-    )
+    child = spawn_livews(workdir, ["--no-repl", "--port", "0"])
     try:
         child.expect(r"ws://127\.0\.0\.1:(\d+)/chat")
         url = f"ws://127.0.0.1:{child.match.group(1)}"
@@ -183,12 +160,9 @@ def test_a_handler_written_at_the_prompt_is_registered_live(prompt: Prompt) -> N
 
 
 def test_no_reload_turns_the_watcher_off(workdir: Path) -> None:
-    prompt = Prompt(workdir, "--no-reload")
-    try:
+    with Prompt(workdir, "--no-reload") as prompt:
         assert "reload: off" in prompt.banner
         assert "watching off" in prompt.run('print("watching", stats()["watching"])')
-    finally:
-        prompt.close()
 
 
 def _fails_with(prompt: Prompt, statement: str, line: str) -> str:

@@ -70,23 +70,26 @@ class ExecutedNotebook:
         return self.cells[tag]
 
 
-def run_notebook(name: str) -> ExecutedNotebook:
-    """Execute ``notebooks/<name>`` top to bottom in a fresh ipykernel, as Jupyter would, and collect outputs.
+def run_notebook(name: str | Path) -> ExecutedNotebook:
+    """Execute ``notebooks/<name>`` (or the notebook at a path) top to bottom in a fresh ipykernel, as Jupyter
+    would, and collect outputs.
 
-    The kernel runs in ``notebooks/`` with this checkout first on its path. Each cell gets ``6 * T`` seconds;
-    a failing cell is recorded (``Cell.errors``) and the run goes on, so a test can say which cell failed.
+    The kernel runs in the notebook's folder with this checkout first on its path. Each cell gets ``6 * T``
+    seconds; a failing cell is recorded (``Cell.errors``) and the run goes on, so a test can say which cell
+    failed.
     """
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    file = NOTEBOOKS / name  # an absolute path stays as it is
+    nb = nbformat.read(file, as_version=4)
     client = nbclient.NotebookClient(
         nb,
         timeout=int(6 * T),
         startup_timeout=int(6 * T),
         kernel_name="python3",
         allow_errors=True,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        resources={"metadata": {"path": str(file.parent)}},
     )
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     client.execute(env=dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1"))

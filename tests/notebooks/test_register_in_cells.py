@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from websockets.sync.client import connect
 
@@ -53,11 +54,88 @@ def test_registering_a_changed_class_keeps_the_connection_and_moves_its_state(st
         ws.send("b")
         assert ws.recv(timeout=T) == "v2 b #2"
         [client] = srv.clients("/count")
-        handler = client.handler
-        assert isinstance(handler, v2) and not isinstance(handler, v1)
-        assert type(handler).__qualname__ == v2.__qualname__
+        assert type(client.handler) is v2  # recorded, yet an instance of the class given, not a subclass
         [resource] = srv.resources()
-        assert issubclass(resource.handler, v2)
+        assert resource.handler is v2
+    assert [srv.next_message("/count", timeout=T).data for _ in range(2)] == ["a", "b"]
+
+
+def test_a_recorded_handler_is_an_instance_of_the_registered_class_itself(start: Start) -> None:
+    srv = start(key="own-class")
+    srv.register("/echo", Echo)
+    with connect(srv.url + "/echo") as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=T) == "hi"
+        [client] = srv.clients("/echo")
+        assert type(client.handler) is Echo
+        [resource] = srv.resources()
+        assert resource.handler is Echo
+    assert srv.next_message("/echo", timeout=T).data == "hi"
+
+
+def test_on_reload_of_a_recorded_handler_receives_the_class_registered_before(start: Start) -> None:
+    given: list[type] = []
+
+    class Old(Handler):
+        def on_text(self, message: str) -> None:
+            self.send_text("old")
+
+    class New(Handler):
+        def on_text(self, message: str) -> None:
+            self.send_text("new")
+
+        def on_reload(self, old_cls: type) -> None:
+            given.append(old_cls)
+
+    srv = start(key="on-reload")
+    srv.register("/r", Old)
+    with connect(srv.url + "/r") as ws:
+        ws.send("1")
+        assert ws.recv(timeout=T) == "old"
+        srv.register("/r", New)
+        ws.send("2")
+        assert ws.recv(timeout=T) == "new"
+    assert given == [Old]
+    assert [srv.next_message("/r", timeout=T).data for _ in range(2)] == ["1", "2"]
+
+
+def test_a_recorded_path_serving_a_handler_files_class_follows_the_file_and_keeps_recording(
+    start: Start, tmp_path: Path
+) -> None:
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    source = handlers / "counter.py"
+    source.write_text(_COUNTER_FILE.format(version="v1"))
+    srv = start(key="file-class", handlers=handlers, reload=False)
+    [served] = srv.resources()
+    srv.register("/recorded", served.handler)  # the file's class, recorded at a path of the notebook's
+    with connect(srv.url + "/recorded") as ws:
+        ws.send("a")
+        assert ws.recv(timeout=T) == "v1 a #1"
+        source.write_text(_COUNTER_FILE.format(version="v2"))
+        [report] = srv.reload()
+        assert report.moved == 1, report
+        ws.send("b")
+        assert ws.recv(timeout=T) == "v2 b #2"
+        [client] = srv.clients("/recorded")
+        new_class = next(r.handler for r in srv.resources() if r.path == "/count")
+        assert new_class is not served.handler and type(client.handler) is new_class
+    assert [srv.next_message("/recorded", timeout=T).data for _ in range(2)] == ["a", "b"]
+
+
+_COUNTER_FILE = """
+from livews import Handler, resource
+
+
+@resource("/count")
+class Counter(Handler):
+    def on_open(self):
+        self.count = 0
+
+    def on_text(self, message):
+        self.count += 1
+        self.send_text(f"{version} {{message}} #{{self.count}}")
+"""
 
 
 def test_registering_the_same_class_again_changes_nothing(start: Start) -> None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +13,8 @@ import pytest
 from livews import __version__
 from livews.cli import _parser, _server_options, main
 from livews.testing import HandshakeRefused, connect
+
+from .support import serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,35 +83,9 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-@contextlib.asynccontextmanager
-async def _serving(*options: str) -> AsyncIterator[str]:
-    """``python -m livews serve --no-reload`` on the repository's handlers with ``options``: its base URL.
-
-    Leaving the block stops it with SIGINT, which must end it cleanly (exit code 0).
-    """
-    argv = [sys.executable, "-m", "livews", "serve", "--no-reload", "--port", "0"]
-    argv += ["--handlers", str(ROOT / "handlers"), *options]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    loop = asyncio.get_running_loop()
-    try:
-        assert proc.stdout is not None
-        url = ""
-        while not url.endswith("/echo"):
-            line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 20)
-            assert line, "server exited"
-            url = line.strip()
-        yield url.removesuffix("/echo")
-        proc.send_signal(signal.SIGINT)
-        assert await loop.run_in_executor(None, proc.wait, 20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 async def test_certfile_and_keyfile_serve_wss(certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
-    async with _serving("--certfile", str(cert), "--keyfile", str(key)) as base:
+    async with serve_process("--certfile", str(cert), "--keyfile", str(key)) as (_, base):
         assert base.startswith("wss://127.0.0.1:")
         client_tls = ssl.create_default_context(cafile=str(cert))
         async with connect(base, "/echo", ssl=client_tls) as ws:
@@ -122,7 +94,7 @@ async def test_certfile_and_keyfile_serve_wss(certificate: tuple[Path, Path]) ->
 
 
 async def test_max_connections_on_the_command_line_answers_503_past_it() -> None:
-    async with _serving("--max-connections", "1") as base:
+    async with serve_process("--max-connections", "1") as (_, base):
         async with connect(base, "/echo") as first:
             with pytest.raises(HandshakeRefused) as refused:
                 async with connect(base, "/chat"):

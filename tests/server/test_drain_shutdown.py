@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from livews import Handler, Resource
 from livews.testing import connect, serving
 
-from .support import eventually
-
-ROOT = Path(__file__).resolve().parents[2]
+from .support import eventually, serve_process
+from .units import T
 
 
 class Echo(Handler):
@@ -47,22 +43,13 @@ async def test_clients_still_there_after_the_grace_are_closed_with_1001() -> Non
 
 
 async def test_sigterm_drains_with_the_graceful_timeout_option() -> None:
-    argv = [sys.executable, "-m", "livews", "serve", "--no-reload", "--port", "0"]
-    argv += ["--handlers", str(ROOT / "handlers"), "--graceful-timeout", "30"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    loop = asyncio.get_running_loop()
-    try:
-        assert proc.stdout is not None
-        url = ""
-        while not url.endswith("/echo"):
-            line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 20)
-            assert line, "server exited"
-            url = line.strip()
-        async with connect(url.removesuffix("/echo"), "/echo") as ws:
+    async with serve_process("--graceful-timeout", "30") as (proc, base):
+        loop = asyncio.get_running_loop()
+        async with connect(base, "/echo") as ws:
             proc.send_signal(signal.SIGTERM)
             for _ in range(200):  # until the signal has been handled: the port refuses newcomers
                 try:
-                    async with connect(url.removesuffix("/echo"), "/echo"):
+                    async with connect(base, "/echo"):
                         pass
                 except Exception:  # refused, or accepted just before and closed unanswered
                     break
@@ -72,8 +59,4 @@ async def test_sigterm_drains_with_the_graceful_timeout_option() -> None:
             await ws.send_text("in the grace")
             assert await ws.receive_text() == "in the grace"
             assert proc.poll() is None
-        assert await loop.run_in_executor(None, proc.wait, 20) == 0  # the last client left: done early
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert await loop.run_in_executor(None, proc.wait, 2 * T) == 0  # the last client left: done early

@@ -27,7 +27,9 @@ uvloop = pytest.importorskip("uvloop")
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: A handler file that answers with the module of the event loop serving it.
+#: A handler file that answers with the module of the event loop serving it (``/loop``), and of the loop the
+#: process's event loop policy makes (``/policy``): uvloop is chosen by factory, the policy is left alone
+#: (policies are deprecated from Python 3.14).
 LOOP_HANDLER = textwrap.dedent(
     """
     import asyncio
@@ -39,6 +41,14 @@ LOOP_HANDLER = textwrap.dedent(
     class Loop(Handler):
         def on_text(self, message):
             self.send_text(f"{type(asyncio.get_running_loop()).__module__}: {message}")
+
+
+    @resource("/policy")
+    class Policy(Handler):
+        def on_text(self, message):
+            made = asyncio.new_event_loop()  # what the process's event loop policy makes
+            made.close()
+            self.send_text(type(made).__module__)
     """
 )
 
@@ -103,7 +113,7 @@ def _first_url(proc: subprocess.Popen[str]) -> str:
     ],
     ids=" ".join,
 )
-def test_python_m_livews_loop_uvloop_serves_on_uvloop(
+def test_python_m_livews_loop_uvloop_serves_on_uvloop_and_sets_no_loop_policy(
     command: list[str], handlers: Path, started: list[subprocess.Popen[str]]
 ) -> None:
     args = [*command, "--port", "0", "--handlers", str(handlers)]
@@ -119,22 +129,9 @@ def test_python_m_livews_loop_uvloop_serves_on_uvloop(
     with connect_sync(base + "/loop", open_timeout=T) as ws:
         ws.send("hello")
         assert ws.recv(timeout=T) == "uvloop: hello"
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(T) == 0
-
-
-def test_python_m_livews_loop_asyncio_serves_on_asyncio(
-    handlers: Path, started: list[subprocess.Popen[str]]
-) -> None:
-    args = ["serve", "--no-reload", "--loop", "asyncio", "--port", "0", "--handlers", str(handlers)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livews", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    started.append(proc)
-    with connect_sync(_first_url(proc) + "/loop", open_timeout=T) as ws:
-        ws.send("hello")
-        answer = ws.recv(timeout=T)
-        assert isinstance(answer, str) and answer.startswith("asyncio.") and answer.endswith(": hello")
+    with connect_sync(base + "/policy", open_timeout=T) as ws:
+        ws.send("which")
+        assert str(ws.recv(timeout=T)).startswith("asyncio.")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(T) == 0
 
@@ -154,13 +151,16 @@ def test_loop_uvloop_without_uvloop_installed_exits_with_2_and_says_what_to_inst
     assert "pip install 'livews[uvloop]'" in proc.stderr
 
 
-def test_loop_auto_without_uvloop_installed_serves_on_asyncio(
-    handlers: Path, started: list[subprocess.Popen[str]]
+@pytest.mark.parametrize(
+    ("launch", "loop"),
+    [(["-m", "livews"], "asyncio"), (["-c", WITHOUT_UVLOOP], "auto")],
+    ids=["loop asyncio", "loop auto without uvloop installed"],
+)
+def test_python_m_livews_serves_on_asyncio_when_asked_or_when_uvloop_is_missing(
+    launch: list[str], loop: str, handlers: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    args = ["serve", "--no-reload", "--loop", "auto", "--port", "0", "--handlers", str(handlers)]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WITHOUT_UVLOOP, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
+    args = ["serve", "--no-reload", "--loop", loop, "--port", "0", "--handlers", str(handlers)]
+    proc = subprocess.Popen([sys.executable, *launch, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     started.append(proc)
     with connect_sync(_first_url(proc) + "/loop", open_timeout=T) as ws:
         ws.send("hello")
@@ -173,11 +173,21 @@ def test_loop_auto_without_uvloop_installed_serves_on_asyncio(
 def test_the_prompt_with_loop_uvloop_serves_on_uvloop(handlers: Path) -> None:
     from tests.live.prompt import Prompt
 
-    prompt = Prompt(handlers.parent, "--loop", "uvloop")
-    try:
+    with Prompt(handlers.parent, "--loop", "uvloop") as prompt:
         with connect_sync(prompt.url + "/loop", open_timeout=T) as ws:
             ws.send("from the prompt")
             assert ws.recv(timeout=T) == "uvloop: from the prompt"
         prompt.leave()
-    finally:
-        prompt.close()
+
+
+def test_loop_factory_makes_the_named_loop_and_run_uses_it() -> None:
+    from livews.server.loops import loop_factory, run
+
+    async def running() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    factory = loop_factory("uvloop")
+    assert factory is not None and run(running(), factory) == "uvloop"
+    assert run(running(), loop_factory("asyncio") or uvloop.new_event_loop).startswith("asyncio.")
+    with pytest.raises(ValueError, match="no event loop named 'trio'"):
+        loop_factory("trio")
