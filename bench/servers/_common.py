@@ -4,7 +4,7 @@ Each server script in this folder is one implementation serving the same two mod
 that a difference in the numbers is a difference between implementations. This module knows nothing about any
 WebSocket library.
 
-    python bench/servers/<impl>_server.py --port P --mode echo|broadcast [--compress]
+    python bench/servers/<impl>_server.py --port P --mode echo|broadcast [--compress] [--deflate-backend NAME]
 
 prints ``READY <port>`` once it listens (or ``UNSUPPORTED <why>`` and exits 3 for a mode it cannot serve).
 """
@@ -15,10 +15,12 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BROADCAST_MESSAGE",
     "BROADCAST_MESSAGE_BYTES",
+    "DEFLATE_BACKENDS",
     "DEFLATE_LEVEL",
     "DEFLATE_MEM_LEVEL",
     "DEFLATE_WINDOW_BITS",
@@ -28,6 +30,7 @@ __all__ = [
     "Options",
     "announce_ready",
     "cpu_reply",
+    "deflate_module",
     "parse_args",
     "parse_go",
     "unsupported",
@@ -45,6 +48,10 @@ DEFLATE_LEVEL = 1
 DEFLATE_MEM_LEVEL = 8
 """zlib memLevel (its default); websockets' own default of 5 is overridden so all servers hold equal state."""
 
+DEFLATE_BACKENDS = ("zlib", "zlib-ng", "isal")
+"""``--deflate-backend`` names: the DEFLATE implementation a server that can choose one compresses with.
+Each server then compresses at that module's ``Z_BEST_SPEED`` (1, 1 and 0: what aiohttp uses)."""
+
 BROADCAST_MESSAGE = "0123456789abcdef" * 64
 """The 1 KiB text message a broadcast sends (ASCII, so 1,024 bytes on the wire too)."""
 BROADCAST_MESSAGE_BYTES = BROADCAST_MESSAGE.encode()
@@ -61,6 +68,7 @@ class Options:
     mode: str
     compress: bool
     extra: tuple[str, ...] = ()
+    deflate_backend: str = "zlib"
 
 
 def parse_args(
@@ -71,11 +79,27 @@ def parse_args(
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=("echo", "broadcast"), default="echo")
     parser.add_argument("--compress", action="store_true", help="negotiate permessage-deflate when offered")
+    parser.add_argument("--deflate-backend", choices=DEFLATE_BACKENDS, default="zlib")
     for flag in extra_flags:
         parser.add_argument(flag, action="store_true")
     args = parser.parse_args(argv)
     extra = tuple(flag for flag in extra_flags if getattr(args, flag.lstrip("-").replace("-", "_")))
-    return Options(port=args.port, mode=args.mode, compress=args.compress, extra=extra)
+    return Options(
+        port=args.port,
+        mode=args.mode,
+        compress=args.compress,
+        extra=extra,
+        deflate_backend=args.deflate_backend,
+    )
+
+
+def deflate_module(name: str) -> Any:
+    """The zlib-compatible module of a ``DEFLATE_BACKENDS`` name (zlib-ng, isal: ``livews[deflate]``)."""
+    import importlib
+
+    return importlib.import_module(
+        {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}[name]
+    )
 
 
 def announce_ready(port: int) -> None:
