@@ -109,6 +109,7 @@ class Connection:
         "_unbounded",
         "_utf8",
         "close_transport",
+        "compressing",
         "deflate",
         "framing_key",
         "limits",
@@ -149,6 +150,9 @@ class Connection:
         #: A large message being compressed in steps, and what was queued behind it (messages to encode
         #: when their turn comes, frames ready to go).
         self._steps: Iterator[tuple[bytes, bool]] | None = None
+        #: Whether a large message is being compressed in steps: the driver calls ``compress_step`` once per
+        #: loop turn until it is False (a plain attribute: broadcast reads it once per client).
+        self.compressing = False
         self._steps_opcode: int = _CONT
         self._later: list[tuple[int, bytes, int | None, bool] | bytes] | None = None
         self._pending_failure: WebSocketError | None = None
@@ -492,6 +496,7 @@ class Connection:
             code, reason = _parse_close(payload)
             if self.state is State.OPEN or self._later is not None:  # we have not sent a close frame yet
                 self._steps = self._later = None  # the peer reads no more data (§5.5.1)
+                self.compressing = False
                 # §5.5.1: answer with a close frame, echoing the code.
                 self._out.append(
                     encode_frame(_CLOSE, encode_close_payload(None if code == CloseCode.NO_STATUS else code))
@@ -557,13 +562,9 @@ class Connection:
             self._steps = self.deflate.compress_steps(data)
             self._steps_opcode = opcode
             self._later = []
+            self.compressing = True
         else:
             self._out.append(self.encode_message(opcode, data, frame_size=frame_size, compress=compress))
-
-    @property
-    def compressing(self) -> bool:
-        """Whether a large message is being compressed in steps: call ``compress_step`` (a loop turn each)."""
-        return self._steps is not None
 
     def compress_step(self) -> None:
         """Compress the next ``COMPRESS_STEP`` bytes of the large message and queue their frame (RSV1 on the
@@ -579,6 +580,7 @@ class Connection:
         if not last:
             return
         self._steps = None
+        self.compressing = False
         later = self._later or []
         self._later = None
         for i, item in enumerate(later):
@@ -627,6 +629,7 @@ class Connection:
             return
         if self.state is State.OPEN or self._later is not None:  # our close frame was not sent yet
             self._steps = self._later = None  # §5.4: a close may end a fragmented message midway
+            self.compressing = False
             reason = _truncate_reason(reason)
             self._out.append(encode_frame(_CLOSE, encode_close_payload(code, reason)))
         self._finish(code, reason, by_peer=False)
@@ -635,6 +638,7 @@ class Connection:
         self.state = State.CLOSED
         self.close_transport = True
         self._steps = self._later = None
+        self.compressing = False
         self._in = b""
         self._frame_remaining = 0
         self._frame_raw = None

@@ -11,7 +11,8 @@ import os
 import pytest
 from websockets.asyncio.client import connect
 
-from livews import Handler, Resource
+from livews import Handler, Resource, broadcast
+from livews.engine.deflate import DeflateConfig
 from livews.engine.zlib_backends import BACKEND_NAMES
 from tests.server.support import serving, url
 from tests.server.units import T
@@ -74,3 +75,37 @@ async def test_a_16_mib_compressed_echo_round_trips_while_another_clients_echoes
                 assert await asyncio.wait_for(large.recv(), T) == f"after {i} " * 20
     assert answered > 0
     assert Watching.during > 0, "no other client was answered while the large echo was being compressed"
+
+
+class BigThenBroadcast(Handler):
+    """On "go": a large message to this client, then a broadcast to every client on the path at once and
+    another from outside any handler (the next loop turn, before the first compression step)."""
+
+    def on_text(self, message: str) -> None:
+        if message == "go":
+            self.send_text(BIG)
+            assert self.client._conn.compressing  # type: ignore[attr-defined]
+            clients = self.client.server.clients("/b")
+            broadcast(clients, SHARED)
+            asyncio.get_running_loop().call_soon(broadcast, clients, SHARED.encode())
+            self.send_text(SHARED[::-1])
+
+
+BIG = _big_text(MiB)
+#: In the large message too, so a compressor that saw it first would refer to it from the large message.
+SHARED = BIG[1000:1400]
+
+
+@pytest.mark.parametrize("takeover", [True, False], ids=["context-takeover", "no-context-takeover"])
+async def test_a_broadcast_to_a_client_mid_large_message_arrives_after_it_intact(takeover: bool) -> None:
+    config = DeflateConfig(server_no_context_takeover=not takeover)
+    async with serving(Resource("/b", BigThenBroadcast, compression=config)) as server:
+        async with (
+            connect(url(server, "/b"), compression="deflate", max_size=None) as sender,
+            connect(url(server, "/b"), compression="deflate", max_size=None) as other,
+        ):
+            await sender.send("go")
+            received = [await asyncio.wait_for(sender.recv(), T) for _ in range(4)]
+            assert received == [BIG, SHARED, SHARED[::-1], SHARED.encode()]
+            assert await asyncio.wait_for(other.recv(), T) == SHARED
+            assert await asyncio.wait_for(other.recv(), T) == SHARED.encode()
