@@ -111,6 +111,11 @@ def _add_production_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no permessage-deflate, except for resources given a DeflateConfig of their own",
     )
+    parser.add_argument(
+        "--deflate-backend",
+        choices=("auto", "zlib", "zlib-ng", "isal"),
+        help="DEFLATE implementation for permessage-deflate (default auto: zlib-ng if installed, else zlib)",
+    )
     parser.add_argument("--ping-interval", type=float, metavar="SECONDS", help="keepalive pings (0: off)")
     parser.add_argument("--ping-timeout", type=float, metavar="SECONDS", help="time to answer a ping")
     parser.add_argument("--close-timeout", type=float, metavar="SECONDS", help="time to finish a close")
@@ -266,6 +271,8 @@ def _server_options(args: argparse.Namespace, prompt: bool = False) -> dict[str,
         options["max_message_size"] = args.max_message_size
     if args.no_compression:
         options["compression"] = False
+    if args.deflate_backend is not None:
+        options["deflate_backend"] = args.deflate_backend
     if args.metrics:
         options["metrics"] = True
     if args.forwarded_allow_ips:

@@ -5,6 +5,7 @@ that a difference in the numbers is a difference between implementations. This m
 WebSocket library.
 
     python bench/servers/<impl>_server.py --port P --mode echo|broadcast [--compress] [--loop uvloop]
+        [--deflate-backend NAME]
 
 prints ``LOOP <module>.<class>`` (the event loop it really runs on) and ``READY <port>`` once it listens (or
 ``UNSUPPORTED <why>`` and exits 3 for a mode it cannot serve).
@@ -16,13 +17,14 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "BROADCAST_MESSAGE",
     "BROADCAST_MESSAGE_BYTES",
+    "DEFLATE_BACKENDS",
     "DEFLATE_LEVEL",
     "DEFLATE_MEM_LEVEL",
     "DEFLATE_WINDOW_BITS",
@@ -32,6 +34,7 @@ __all__ = [
     "Options",
     "announce_ready",
     "cpu_reply",
+    "deflate_module",
     "parse_args",
     "parse_go",
     "run",
@@ -50,6 +53,10 @@ DEFLATE_LEVEL = 1
 DEFLATE_MEM_LEVEL = 8
 """zlib memLevel (its default); websockets' own default of 5 is overridden so all servers hold equal state."""
 
+DEFLATE_BACKENDS = ("zlib", "zlib-ng", "isal")
+"""``--deflate-backend`` names: the DEFLATE implementation a server that can choose one compresses with.
+Each server then compresses at that module's ``Z_BEST_SPEED`` (1, 1 and 0: what aiohttp uses)."""
+
 BROADCAST_MESSAGE = "0123456789abcdef" * 64
 """The 1 KiB text message a broadcast sends (ASCII, so 1,024 bytes on the wire too)."""
 BROADCAST_MESSAGE_BYTES = BROADCAST_MESSAGE.encode()
@@ -67,6 +74,7 @@ class Options:
     compress: bool
     extra: tuple[str, ...] = ()
     loop: str = "asyncio"
+    deflate_backend: str = "zlib"
 
 
 def parse_args(
@@ -78,25 +86,43 @@ def parse_args(
     parser.add_argument("--mode", choices=("echo", "broadcast"), default="echo")
     parser.add_argument("--compress", action="store_true", help="negotiate permessage-deflate when offered")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop")
+    parser.add_argument("--deflate-backend", choices=DEFLATE_BACKENDS, default="zlib")
     for flag in extra_flags:
         parser.add_argument(flag, action="store_true")
     args = parser.parse_args(argv)
     extra = tuple(flag for flag in extra_flags if getattr(args, flag.lstrip("-").replace("-", "_")))
-    return Options(port=args.port, mode=args.mode, compress=args.compress, extra=extra, loop=args.loop)
+    return Options(
+        port=args.port,
+        mode=args.mode,
+        compress=args.compress,
+        extra=extra,
+        loop=args.loop,
+        deflate_backend=args.deflate_backend,
+    )
 
 
 def run(main: Coroutine[Any, Any, None], loop: str) -> None:
     """Run ``main`` on a ``loop`` event loop (``asyncio`` or ``uvloop``).
 
-    The loop is chosen the way ``python -m livews --loop uvloop`` chooses it: through the event loop policy,
-    so every loop the process creates (``asyncio.run``'s, and one a library starts on a thread) is of that
-    kind, for every implementation alike.
+    The loop is made by a factory, the way ``python -m livews --loop uvloop`` makes it (no event loop policy,
+    deprecated from Python 3.14), for every implementation alike.
     """
+    factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     if loop == "uvloop":
         import uvloop
 
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(main)
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
+def deflate_module(name: str) -> Any:
+    """The zlib-compatible module of a ``DEFLATE_BACKENDS`` name (zlib-ng, isal: ``livews[deflate]``)."""
+    import importlib
+
+    return importlib.import_module(
+        {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}[name]
+    )
 
 
 def announce_ready(port: int) -> None:

@@ -1,11 +1,13 @@
 """Bench server on `aiohttp` (web.WebSocketResponse): echo, or broadcast by looping ``send_str``.
 
     python bench/servers/aiohttp_server.py --port P --mode echo|broadcast [--compress]
+        [--deflate-backend zlib|zlib-ng|isal]
 
 Settings shared with the other bench servers (see ``_common``): no permessage-deflate unless --compress
-(then window 15; aiohttp always compresses at level 1), 16 MiB messages, no heartbeat, no access log, default
-asyncio loop. aiohttp has no broadcast helper; awaiting ``send_str`` per client is its documented way and
-does not suspend while the socket buffers keep up.
+(then window 15; aiohttp always compresses at its backend's ``Z_BEST_SPEED``: 1, or 0 with isal;
+--deflate-backend sets that backend with ``aiohttp.set_zlib_backend``), 16 MiB messages, no heartbeat, no
+access log, default asyncio loop. aiohttp has no broadcast helper; awaiting ``send_str`` per client is its
+documented way and does not suspend while the socket buffers keep up.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from _common import (
     Options,
     announce_ready,
     cpu_reply,
+    deflate_module,
     parse_args,
     parse_go,
     run,
@@ -92,6 +95,10 @@ async def _serve(options: Options) -> None:
 
 def main() -> None:
     options = parse_args(__doc__.splitlines()[0])
+    if options.deflate_backend != "zlib":
+        import aiohttp
+
+        aiohttp.set_zlib_backend(deflate_module(options.deflate_backend))
     run(_serve(options), options.loop)
 
 

@@ -1,13 +1,14 @@
 """Bench server on livews: a ``livews.Server`` built in this process, plus a READY line.
 
     python bench/servers/livews_server.py --port P --mode echo|broadcast [--compress] [--no-tune-allocator]
+        [--deflate-backend zlib|zlib-ng|isal]
 
 Echo mode serves the repository's ``handlers/echo.py`` (``/echo``); broadcast mode serves
 ``livews_handlers/broadcast.py`` (``/broadcast``, ``livews.broadcast(clients, message)``). Settings are the
 bench's common ones (``_common``): permessage-deflate only with --compress, then window 15 both ways, zlib
-level 1 and memLevel 8 as for the peers; messages up to 16 MiB; no keepalive pings; no hot reload. Everything
-else is livews' default, ``tune_allocator`` included (glibc malloc thresholds, see the README);
---no-tune-allocator turns that off.
+level 1 and memLevel 8 as for the peers (with --deflate-backend, that backend at its ``Z_BEST_SPEED``, as
+aiohttp); messages up to 16 MiB; no keepalive pings; no hot reload. Everything else is livews' default,
+``tune_allocator`` included (glibc malloc thresholds, see the README); --no-tune-allocator turns that off.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from _common import HOST, Options, announce_ready, parse_args, run
+from _common import HOST, Options, announce_ready, deflate_module, parse_args, run
 
 __all__ = ["main"]
 
@@ -35,7 +36,11 @@ async def _serve(options: Options) -> None:
     compression: DeflateConfig | bool = False
     if options.compress:
         compression = DeflateConfig(
-            level=1, mem_level=8, server_max_window_bits=15, client_max_window_bits=15
+            backend=options.deflate_backend,
+            level=deflate_module(options.deflate_backend).Z_BEST_SPEED,
+            mem_level=8,
+            server_max_window_bits=15,
+            client_max_window_bits=15,
         )
     resources = [
         dataclasses.replace(r, compression=compression, max_message_size=16 * 1024 * 1024)

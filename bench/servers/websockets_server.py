@@ -22,6 +22,7 @@ from _common import (
     parse_args,
     parse_go,
     run,
+    unsupported,
 )
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -59,6 +60,8 @@ async def _broadcaster(ws: ServerConnection) -> None:
 
 async def _serve(options: Options) -> None:
     extensions = None
+    if options.deflate_backend != "zlib":
+        unsupported("websockets compresses with the standard library's zlib only")
     if options.compress:
         extensions = [
             ServerPerMessageDeflateFactory(

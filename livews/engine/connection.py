@@ -23,12 +23,12 @@ close frame, and the failure on the following call. Drivers call ``events_receiv
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
-from .deflate import compressed_budget
+from .deflate import COMPRESS_STEP, compressed_budget
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
 from .events import (
     BinaryMessage,
@@ -61,6 +61,10 @@ _COALESCE = 4 * 1024
 #: Payloads at least this large are queued apart from their header and unmasked once per frame on receipt,
 #: so they are copied as few times as possible.
 _LARGE = 64 * 1024
+#: Compressed messages at least this large are compressed ``COMPRESS_STEP`` bytes at a time
+#: (``compress_step``), each step's output sent as a frame of a fragmented message, so that the driver can
+#: serve other connections between steps; what is sent meanwhile waits behind them, in order.
+_STEPPED = 2 * COMPRESS_STEP
 
 #: ``framing_key`` of every connection without compression: they all encode a message to the same bytes.
 PLAIN_FRAMING = "plain"
@@ -86,6 +90,7 @@ class Connection:
         "_frame_raw",
         "_frame_remaining",
         "_in",
+        "_later",
         "_max_compressed",
         "_max_frame_count",
         "_max_frame_size",
@@ -99,9 +104,12 @@ class Connection:
         "_out",
         "_out_large",
         "_pending_failure",
+        "_steps",
+        "_steps_opcode",
         "_unbounded",
         "_utf8",
         "close_transport",
+        "compressing",
         "deflate",
         "framing_key",
         "limits",
@@ -139,6 +147,14 @@ class Connection:
         self._events: list[Event] = []
         self._out: list[bytes] = []
         self._out_large = False
+        #: A large message being compressed in steps, and what was queued behind it (messages to encode
+        #: when their turn comes, frames ready to go).
+        self._steps: Iterator[tuple[bytes, bool]] | None = None
+        #: Whether a large message is being compressed in steps: the driver calls ``compress_step`` once per
+        #: loop turn until it is False (a plain attribute: broadcast reads it once per client).
+        self.compressing = False
+        self._steps_opcode: int = _CONT
+        self._later: list[tuple[int, bytes, int | None, bool] | bytes] | None = None
         self._pending_failure: WebSocketError | None = None
         # The data frame whose payload is still arriving.
         self._frame_remaining = 0
@@ -478,7 +494,9 @@ class Connection:
                 self._events.append(PongReceived(payload))
         else:
             code, reason = _parse_close(payload)
-            if self.state is State.OPEN:
+            if self.state is State.OPEN or self._later is not None:  # we have not sent a close frame yet
+                self._steps = self._later = None  # the peer reads no more data (§5.5.1)
+                self.compressing = False
                 # §5.5.1: answer with a close frame, echoing the code.
                 self._out.append(
                     encode_frame(_CLOSE, encode_close_payload(None if code == CloseCode.NO_STATUS else code))
@@ -534,17 +552,53 @@ class Connection:
             self._queue(_BINARY, bytes(data), frame_size, compress)
 
     def _queue(self, opcode: int, data: bytes, frame_size: int | None, compress: bool) -> None:
-        if frame_size is None and len(data) >= _LARGE and (not compress or self.deflate is None):
+        if self._later is not None:
+            self._later.append((opcode, data, frame_size, compress))  # behind a message still compressing
+        elif frame_size is None and len(data) >= _LARGE and (not compress or self.deflate is None):
             self._out.append(encode_header(opcode, len(data)))
             self._out.append(data)
             self._out_large = True
+        elif frame_size is None and len(data) >= _STEPPED and compress and self.deflate is not None:
+            self._steps = self.deflate.compress_steps(data)
+            self._steps_opcode = opcode
+            self._later = []
+            self.compressing = True
         else:
             self._out.append(self.encode_message(opcode, data, frame_size=frame_size, compress=compress))
+
+    def compress_step(self) -> None:
+        """Compress the next ``COMPRESS_STEP`` bytes of the large message and queue their frame (RSV1 on the
+        first only, §7.2.1; FIN on the last). After its last frame, queue what waited behind it, in order."""
+        steps = self._steps
+        if steps is None:
+            return
+        piece, last = next(steps)
+        if piece or last:
+            opcode = self._steps_opcode
+            self._out.append(encode_frame(opcode, piece, last, opcode != _CONT))
+            self._steps_opcode = _CONT
+        if not last:
+            return
+        self._steps = None
+        self.compressing = False
+        later = self._later or []
+        self._later = None
+        for i, item in enumerate(later):
+            if type(item) is tuple:
+                self._queue(*item)
+                if self._later is not None:  # another large one: the rest waits behind it
+                    self._later.extend(later[i + 1 :])
+                    return
+            else:
+                self._out.append(item)  # type: ignore[arg-type]
 
     def send_encoded(self, frame: bytes) -> None:
         """Queue bytes made by ``encode_message`` of a connection with the same ``framing_key``."""
         if self.state is State.OPEN:
-            self._out.append(frame)
+            if self._later is not None:
+                self._later.append(frame)
+            else:
+                self._out.append(frame)
 
     def send_ping(self, payload: bytes = b"") -> None:
         if len(payload) > 125:
@@ -562,14 +616,20 @@ class Connection:
         """Start the closing handshake (§7.1.2); the peer's close frame then finishes it."""
         check_close(code, reason)
         if self.state is State.OPEN:
-            self._out.append(encode_frame(_CLOSE, encode_close_payload(code, reason)))
+            frame = encode_frame(_CLOSE, encode_close_payload(code, reason))
+            if self._later is not None:
+                self._later.append(frame)  # after the messages sent before it
+            else:
+                self._out.append(frame)
             self.state = State.CLOSING
 
     def fail(self, code: int, reason: str = "") -> None:
         """Fail the connection (§7.1.7): send a close frame if we still may, and finish now."""
         if self.state is State.CLOSED:
             return
-        if self.state is State.OPEN:
+        if self.state is State.OPEN or self._later is not None:  # our close frame was not sent yet
+            self._steps = self._later = None  # §5.4: a close may end a fragmented message midway
+            self.compressing = False
             reason = _truncate_reason(reason)
             self._out.append(encode_frame(_CLOSE, encode_close_payload(code, reason)))
         self._finish(code, reason, by_peer=False)
@@ -577,6 +637,8 @@ class Connection:
     def _finish(self, code: int, reason: str, *, by_peer: bool) -> None:
         self.state = State.CLOSED
         self.close_transport = True
+        self._steps = self._later = None
+        self.compressing = False
         self._in = b""
         self._frame_remaining = 0
         self._frame_raw = None

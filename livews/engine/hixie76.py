@@ -304,6 +304,8 @@ class Hixie76Connection:
     supports_binary = False
     #: hixie-76 has no ping/pong: ``send_ping`` sends nothing, so keepalive must not wait for a pong.
     supports_ping = False
+    #: hixie-76 has no compression, so nothing is ever compressed in steps (``compress_step``).
+    compressing = False
 
     def __init__(self, limits: MessageLimits = _DEFAULT_LIMITS) -> None:
         self.limits = limits
@@ -469,6 +471,9 @@ class Hixie76Connection:
         """The same bytes as ``data_to_send``, as a list (text frames here are never large and split)."""
         data = self.data_to_send()
         return [data] if data else []
+
+    def compress_step(self) -> None:
+        """Nothing to do: see ``compressing``."""
 
     def encode_message(
         self, opcode: int, data: bytes, *, frame_size: int | None = None, compress: bool = True

@@ -67,6 +67,12 @@ class EngineConnection(Protocol):
 
     def chunks_to_send(self) -> list[bytes]: ...
 
+    @property
+    def compressing(self) -> bool:
+        """A large message is being compressed in steps: the driver calls ``compress_step`` once per turn."""
+
+    def compress_step(self) -> None: ...
+
     def encode_message(
         self, opcode: int, data: bytes, *, frame_size: int | None = None, compress: bool = True
     ) -> bytes: ...

@@ -45,6 +45,17 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
             continue
         if binary and not conn.supports_binary:
             continue  # legacy hixie-76: the draft has no binary frames
+        if conn.compressing:
+            # A large message of this client's is being compressed in steps: this one waits behind it and
+            # is encoded when its turn comes (its compressor is mid-message, its frames mid-message too).
+            if binary:
+                conn.send_binary(data, compress=compress)
+            else:
+                conn.send_text(message if isinstance(message, str) else "", compress=compress)
+            client.messages_out += 1
+            sent += 1
+            last = client
+            continue
         # Without compression a connection frames as it always does (hixie-76 differs from plain RFC 6455).
         key = conn.framing_key if compress or conn.deflate is None else PLAIN_FRAMING
         if key is None:

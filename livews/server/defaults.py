@@ -1,4 +1,5 @@
-"""Server-wide defaults for the options of every resource: ``--max-message-size`` and ``--no-compression``.
+"""Server-wide defaults for the options of every resource: ``--max-message-size``, ``--no-compression`` and
+the deflate backend.
 
 A server serves resources it did not make (handler files the live registry loads, classes registered at a
 prompt), so a limit meant for the whole server cannot be written into each of them. Instead the server asks
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..engine.limits import MessageLimits
 
 if TYPE_CHECKING:
+    from ..engine.deflate import DeflateConfig
     from ..resource import Resource
 
 __all__ = ["ResourceDefaults"]
@@ -28,13 +30,21 @@ _LIBRARY = MessageLimits()
 
 
 class ResourceDefaults:
-    """The server's ``max_message_size`` (``None``: livews' own) and ``compression`` for every resource."""
+    """The server's ``max_message_size`` (``None``: livews' own), ``compression`` and ``deflate_backend``."""
 
-    def __init__(self, max_message_size: int | None = None, compression: bool = True) -> None:
+    def __init__(
+        self, max_message_size: int | None = None, compression: bool = True, deflate_backend: str = "auto"
+    ) -> None:
         if max_message_size is not None and (not isinstance(max_message_size, int) or max_message_size < 1):
             raise ValueError(f"max_message_size must be a positive number of bytes, not {max_message_size!r}")
         self.max_message_size = max_message_size
         self.compression = compression
+        self._deflate: DeflateConfig | None = None
+        if compression:
+            from ..engine.deflate import DeflateConfig
+
+            # Made once, and now, so an unknown or missing backend fails when the server is made.
+            self._deflate = DeflateConfig(backend=deflate_backend)
         self._limits: weakref.WeakKeyDictionary[Resource, MessageLimits] = weakref.WeakKeyDictionary()
 
     def limits(self, resource: Resource) -> MessageLimits:
@@ -50,9 +60,12 @@ class ResourceDefaults:
             self._limits[resource] = limits
         return limits
 
-    def compression_of(self, resource: Resource) -> Any:
-        """The resource's compression: off where the server turns it off and the resource said ``True``."""
+    def compression_of(self, resource: Resource) -> DeflateConfig | None:
+        """The resource's ``DeflateConfig``, or None for no compression: a resource that said ``True`` gets
+        the server's (off where the server turns compression off, with the server's backend)."""
         config = resource.compression
-        if config is True and not self.compression:
-            return False
+        if config is True:
+            return self._deflate
+        if not config:
+            return None
         return config

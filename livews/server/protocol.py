@@ -98,6 +98,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         "_queue",
         "_read_allowance",
         "_reading_paused",
+        "_stepping",
         "_task",
         "_timer",
         "_transport",
@@ -135,6 +136,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self._conn = None
         self._transport = None
         self._drain_waiter = None
+        self._stepping = False
         self._head: HeadReader | None = HeadReader(server.limits)  # the request head so far
         self._head_held = 0  # bytes of it counted in the server's budget for incomplete heads
         self._timer: asyncio.TimerHandle | None = None
@@ -591,6 +593,23 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         if conn.close_transport and not transport.is_closing():
             transport.close()
             self._closing_started()
+        elif conn.compressing and not self._stepping:
+            self._stepping = True
+            self.server.loop.call_soon(self._compress_step)
+
+    def _compress_step(self) -> None:
+        """One step of a large message compressed a step per loop turn (``Connection.compress_step``), so
+        other connections are served in between. Steps go on while the client is slow to read, so what they
+        make reaches the write buffer, where the hard limit (``max_write_buffer``) sees it as before."""
+        self._stepping = False
+        conn = self._conn
+        if conn is None or self._transport is None or self._transport.is_closing():
+            return
+        try:
+            conn.compress_step()
+            self._flush()
+        except Exception:
+            self._server_fault("compress_step")
 
     def _write_frame(self, frame: bytes) -> None:
         """Write a data frame encoded by ``encode_message`` of a connection with this one's framing.

@@ -102,6 +102,10 @@ class Server:
         handler file, ``register``): a resource still at livews' default takes them, one that chose its own
         value keeps it (``livews.server.defaults``). ``compression=False`` turns permessage-deflate off
         except for resources given a ``DeflateConfig``.
+    deflate_backend: the DEFLATE implementation of resources with ``compression=True``: ``"auto"`` (zlib-ng
+        if installed, else zlib), ``"zlib"``, ``"zlib-ng"`` or ``"isal"`` (``livews[deflate]``; see
+        ``DeflateConfig``). A resource given a ``DeflateConfig`` uses that config's ``backend``. A backend
+        that is not installed is an ``ImportError`` here.
 
     Every handler error and server fault is kept in ``errors`` (an ``ErrorLog``, bounded: see
     ``livews.server.errors``) and counted in ``handler_errors`` / ``server_errors``.
@@ -145,6 +149,7 @@ class Server:
         node: str | None = None,
         max_message_size: int | None = None,
         compression: bool = True,
+        deflate_backend: str = "auto",
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -159,7 +164,7 @@ class Server:
         self.max_connections = max_connections
         self.max_handshake_buffer = max_handshake_buffer
         self.limits = _handshake_limits(limits)
-        self.resource_defaults = ResourceDefaults(max_message_size, compression)
+        self.resource_defaults = ResourceDefaults(max_message_size, compression, deflate_backend)
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
@@ -416,12 +421,10 @@ class Server:
     def negotiate_extensions(self, resource: Resource, request: Request) -> tuple[str | None, Any]:
         """Agree permessage-deflate if the resource allows it and the client offers it."""
         config = self.resource_defaults.compression_of(resource)
-        if not config or not request.extensions:
+        if config is None or not request.extensions:
             return None, None
-        from ..engine.deflate import DeflateConfig, negotiate
+        from ..engine.deflate import negotiate
 
-        if config is True:
-            config = DeflateConfig()
         return negotiate(request.extensions, config)
 
     def _register(self, client: ServerProtocol) -> None:

@@ -307,7 +307,8 @@ def test_equal_settings_without_server_context_takeover_give_equal_hashable_keys
 
 
 @pytest.mark.parametrize(
-    "change", [{"level": 1}, {"mem_level": 8}, {"server_max_window_bits": 10}, {"min_size": 0}]
+    "change",
+    [{"level": 1}, {"mem_level": 8}, {"server_max_window_bits": 10}, {"min_size": 0}, {"backend": "zlib-ng"}],
 )
 def test_a_setting_that_changes_the_bytes_sent_changes_the_framing_key(change: dict) -> None:
     base = {"server_no_context_takeover": True}
@@ -328,7 +329,9 @@ def test_codecs_with_equal_keys_compress_a_message_to_equal_bytes_whatever_they_
 
 def test_default_config_is_documented_values() -> None:
     config = DeflateConfig()
-    assert (config.enabled, config.level, config.mem_level, config.min_size) == (True, 6, 5, 32)
+    assert (config.enabled, config.level, config.mem_level, config.min_size) == (True, None, 5, 32)
+    assert config.backend == "auto"
+    assert PerMessageDeflate().level == 6  # zlib's default level when none is configured
     assert (config.server_max_window_bits, config.client_max_window_bits) == (12, 12)
     assert not config.server_no_context_takeover and not config.client_no_context_takeover
 
