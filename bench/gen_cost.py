@@ -88,14 +88,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.plain_asyncio:
         use_plain_asyncio()
+    factory = asyncio.new_event_loop
     if args.loop == "uvloop":
         import uvloop
 
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        factory = uvloop.new_event_loop
     os.sched_setaffinity(0, {0})
     proc, port = _start(args.server)
     try:
-        count, cpu = asyncio.run(_drive(port, args.messages, args.size, args.conns))
+        with asyncio.Runner(loop_factory=factory) as runner:
+            count, cpu = runner.run(_drive(port, args.messages, args.size, args.conns))
     finally:
         proc.terminate()
         proc.wait(5)

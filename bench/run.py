@@ -509,12 +509,14 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    # The generator's loop, made like the servers' (servers/_common.run): by a factory, no loop policy.
+    factory = asyncio.new_event_loop
     if args.gen_loop == "uvloop":
         import uvloop
 
-        # The generator's loop, chosen like the servers' (servers/_common.run): the same policy mechanism.
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return asyncio.run(_run(args))
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_run(args))
 
 
 if __name__ == "__main__":
