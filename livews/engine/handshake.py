@@ -38,6 +38,7 @@ fixed strings chosen here, never echoes of client input.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -122,6 +123,9 @@ _USUAL_NAMES = {
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _PHRASES[414] = "URI Too Long"  # RFC 9110 §15.5.15 (older Pythons say "Request-URI Too Long")
+_PLAIN_ACCEPT = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+)
 
 
 class Headers:
@@ -608,6 +612,10 @@ def accept_response(
     Raises ``ValueError`` for a ``subprotocol`` the client did not offer (the client would fail the
     connection, §4.1), or a header name that is not a token or a value holding CR, LF or another control.
     """
+    if subprotocol is None and not extensions and not extra_headers:
+        # The usual answer: constant lines around the key's digest (the tests compare it with _response's).
+        digest = hashlib.sha1(request.key.encode("ascii") + _GUID).digest()
+        return _PLAIN_ACCEPT + binascii.b2a_base64(digest, newline=False) + b"\r\n\r\n"
     headers = [
         ("Upgrade", "websocket"),
         ("Connection", "Upgrade"),

@@ -8,6 +8,7 @@ controls, odd targets, random bytes anywhere, tight limits.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from livews.engine import HandshakeError, HandshakeLimits, handshake
-from livews.engine.handshake import HeadReader, Request
+from livews.engine.handshake import Headers, HeadReader, Request
 
 BOUNDED = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -332,3 +333,30 @@ def test_a_usual_head_read_whole_meets_each_limit_exactly_or_is_refused(
     whole = read([data], limits)
     assert whole == read([data[:1], data[1:]], limits)
     assert isinstance(whole, Request) if status is None else whole[1] == status  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------------------- the response
+
+
+@BOUNDED
+@given(
+    st.binary(min_size=16, max_size=16),
+    st.sampled_from([None, "chat"]),
+    st.sampled_from([None, "", "permessage-deflate"]),
+    st.sampled_from([None, [], [("Set-Cookie", "a=1")]]),
+)
+def test_the_usual_101_is_byte_identical_to_the_one_the_general_builder_makes(
+    key: bytes, subprotocol: str | None, extensions: str | None, extra: list[tuple[str, str]] | None
+) -> None:
+    request = Request("GET", "/", "/", "", Headers(), 13, base64.b64encode(key).decode(), None, ["chat"])
+    headers = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+    headers.append(("Sec-WebSocket-Accept", handshake.accept_key(request.key)))
+    if subprotocol is not None:
+        headers.append(("Sec-WebSocket-Protocol", subprotocol))
+    if extensions:
+        headers.append(("Sec-WebSocket-Extensions", extensions))
+    headers.extend(extra or [])
+    made = handshake.accept_response(
+        request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra
+    )
+    assert made == handshake._response(101, headers, b"")
