@@ -14,6 +14,10 @@ Decisions, each a promise the tests keep:
   arrive. Line lengths exclude the line end; the head size includes every line end and the blank line.
 - ``HeadReader`` takes the head in pieces and never rescans: the work per byte received is constant, so a
   client dripping its head one byte at a time costs what one sending it at once does.
+- Two shortcuts serve the usual head (one read, CRLF lines, each header once): the reader skips its walk
+  line by line when the head is too short to break a limit, and ``_parse_usual_head`` reads it with a few
+  string methods instead of the full parse. Each answers only what the full code would (the tests compare
+  them on generated heads) and declines everything else, so every refusal comes from the full code.
 - ``path`` and ``query_string`` are kept exactly as sent (still percent-encoded); routing decodes if it wants.
   An absolute-form target (``ws://host/path?q``) gives its path and query; the Host header is left as sent.
 - Header names must be RFC 7230 tokens; values are stripped of optional whitespace and decoded as latin-1
@@ -34,6 +38,7 @@ fixed strings chosen here, never echoes of client input.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -87,9 +92,40 @@ _http_version = re.compile(rb"HTTP/([0-9])\.([0-9])").fullmatch
 # Controls that may not appear in a head whose line ends are already LF: everything below SP but HTAB and LF.
 _find_head_control = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]").search
 _find_value_control = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
+#: Every control but HTAB (CR and LF too), for ``bytes.translate`` to delete: a head in CRLF lines without
+#: any other control loses exactly its line ends.
+_CONTROLS = bytes([*range(0x09), *range(0x0A, 0x20), 0x7F])
+#: Sec-WebSocket-Key as RFC 6455 §4.1 asks (base64 of 16 bytes); ``_is_valid_key`` is the definition.
+_is_usual_key = re.compile(r"[A-Za-z0-9+/]{22}==").fullmatch
+#: Header names as browsers and clients spell them: the name as sent and its lowercase, without decoding
+#: or a token check (each is a token). Any other name is checked and decoded.
+_USUAL_NAMES = {
+    spelling.encode("ascii"): (spelling, spelling.lower())
+    for name in (
+        "Host",
+        "Upgrade",
+        "Connection",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Protocol",
+        "Origin",
+        "User-Agent",
+        "Pragma",
+        "Cache-Control",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Cookie",
+        "Authorization",
+    )
+    for spelling in (name, name.lower())
+}
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _PHRASES[414] = "URI Too Long"  # RFC 9110 §15.5.15 (older Pythons say "Request-URI Too Long")
+_PLAIN_ACCEPT = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "
+)
 
 
 class Headers:
@@ -224,6 +260,19 @@ class HeadReader:
         if self._end is not None:
             # Complete already (a caller that reads on past a refused head, as the draft-76 fallback does).
             return _parse_head(buf, *self._end, limits)
+        if not self._scan:
+            # The first bytes. A head that arrives whole, in CRLF lines, shorter than a line may be and
+            # within the head limits cannot break a limit on the way to its blank line: it skips the walk
+            # line by line below, which would find the same end and raise nothing.
+            end = buf.find(b"\r\n\r\n")
+            if (
+                0 <= end < limits.max_request_line
+                and end < limits.max_header_size
+                and end + 4 <= limits.max_head_size
+                and buf.count(b"\n", 0, end) == buf.count(b"\r\n", 0, end) <= limits.max_header_count
+            ):
+                self._end = (end + 1, end + 4)
+                return _parse_head(buf, end + 1, end + 4, limits)
         size = len(buf)
         find = buf.find
         while True:
@@ -268,6 +317,110 @@ class HeadReader:
 
 def _parse_head(data: bytes | bytearray, end: int, consumed: int, limits: HandshakeLimits) -> Request:
     """The complete head ``data[: end + 1]`` (through the LF before its blank line), parsed and checked."""
+    return _parse_usual_head(data, end, consumed, limits) or _parse_any_head(data, end, consumed, limits)
+
+
+def _parse_usual_head(
+    data: bytes | bytearray, end: int, consumed: int, limits: HandshakeLimits
+) -> Request | None:
+    """The request of a head in the usual shape, or ``None`` for ``_parse_any_head`` to decide.
+
+    The usual shape: CRLF line ends, ``GET <origin-form target> HTTP/1.1``, no control but HTAB, every
+    header name at most once, fewer commas and semicolons than could break ``max_list_items``, and every
+    check of ``_validate`` passed without its general-case work. Whatever is outside it (a bare LF, a
+    repeated header, a malformed line, a refusal of any kind) gets ``None``, never an error, so every
+    refusal and its reason come from the one full parser; a head in the usual shape gives the same
+    ``Request`` as that parser (a property the tests check). It does a fraction of the full parse's work:
+    one pass of C string methods over the head, then a few operations per header line.
+    """
+    if end < 1 or data[end - 1] != 0x0D:
+        return None
+    head = bytes(data[: end - 1])  # without the line end of the last header line
+    lines = head.split(b"\r\n")
+    if len(head.translate(None, _CONTROLS)) != len(head) - 2 * len(lines) + 2:
+        return None  # a control, a bare CR or a bare LF
+    line = lines[0]
+    if line[:4] != b"GET " or line[-9:] != b" HTTP/1.1":
+        return None
+    raw_target = line[4:-9]
+    if (
+        not raw_target.startswith(b"/")
+        or b" " in raw_target
+        or b"\t" in raw_target
+        or not raw_target.isascii()
+    ):
+        return None
+    del lines[0]
+    if len(lines) + head.count(b",") + head.count(b";") > limits.max_list_items:
+        return None
+    items: list[tuple[str, str]] = []
+    index: dict[str, list[str]] = {}
+    for line in lines:
+        raw_name, colon, raw_value = line.partition(b":")
+        if not colon:
+            return None
+        known = _USUAL_NAMES.get(raw_name)
+        if known is None:
+            if not _is_token_bytes(raw_name):
+                return None
+            name = raw_name.decode("ascii")
+            key = name.lower()
+        else:
+            name, key = known
+        if key in index:
+            return None
+        value = raw_value.strip(b" \t").decode("latin-1")
+        items.append((name, value))
+        index[key] = [value]
+    if not index.get("host", ("",))[0]:
+        return None
+    upgrade = index.get("upgrade")
+    if upgrade is None or (upgrade[0].lower() != "websocket" and "websocket" not in _tokens(upgrade)):
+        return None
+    connection = index.get("connection")
+    if connection is None or (connection[0].lower() != "upgrade" and "upgrade" not in _tokens(connection)):
+        return None
+    version = _VERSIONS.get(index.get("sec-websocket-version", ("",))[0])
+    if version is None:
+        return None
+    key = index.get("sec-websocket-key", ("",))[0]
+    if not _is_usual_key(key):
+        return None
+    if version == 13:
+        origin_values = index.get("origin") or index.get("sec-websocket-origin")
+    else:
+        origin_values = index.get("sec-websocket-origin") or index.get("origin")
+    offered = index.get("sec-websocket-protocol")
+    subprotocols: list[str] = []
+    if offered is not None:
+        for token in offered[0].split(","):
+            token = token.strip(" \t")
+            if token:
+                if not _is_token(token):
+                    return None
+                subprotocols.append(token)
+    extensions = index.get("sec-websocket-extensions")
+    target = raw_target.decode("ascii")
+    if "#" in target:
+        return None
+    path, _, query_string = target.partition("?")
+    return Request(
+        "GET",
+        target,
+        path,
+        query_string,
+        Headers._build(items, index),
+        version,
+        key,
+        origin_values[0] if origin_values else None,
+        subprotocols,
+        extensions[0] or None if extensions else None,
+        consumed,
+    )
+
+
+def _parse_any_head(data: bytes | bytearray, end: int, consumed: int, limits: HandshakeLimits) -> Request:
+    """Any complete head, every rule checked in the order the refusals are promised."""
     head = bytes(data[: end + 1]).replace(b"\r\n", b"\n")
     lines = head.split(b"\n")  # the request line, the header lines, and b"" after the last LF
     _check_lines(lines, limits)
@@ -459,6 +612,10 @@ def accept_response(
     Raises ``ValueError`` for a ``subprotocol`` the client did not offer (the client would fail the
     connection, §4.1), or a header name that is not a token or a value holding CR, LF or another control.
     """
+    if subprotocol is None and not extensions and not extra_headers:
+        # The usual answer: constant lines around the key's digest (the tests compare it with _response's).
+        digest = hashlib.sha1(request.key.encode("ascii") + _GUID).digest()
+        return _PLAIN_ACCEPT + binascii.b2a_base64(digest, newline=False) + b"\r\n\r\n"
     headers = [
         ("Upgrade", "websocket"),
         ("Connection", "Upgrade"),
