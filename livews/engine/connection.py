@@ -23,10 +23,11 @@ close frame, and the failure on the following call. Drivers call ``events_receiv
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from ._compiled import speedups
 from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
 from .deflate import compressed_budget
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
@@ -38,7 +39,7 @@ from .events import (
     PongReceived,
     TextMessage,
 )
-from .frames import encode_close_payload, encode_frame, encode_header, fragment
+from .frames import encode_close_payload, encode_frame, encode_header, encode_text_frame, fragment
 from .limits import MessageLimits
 from .masking import PayloadBuffer, apply_mask, unmask_chunks
 from .utf8 import Utf8Decoder
@@ -62,6 +63,13 @@ _COALESCE = 4 * 1024
 #: so they are copied as few times as possible.
 _LARGE = 64 * 1024
 
+#: Reads a run of whole, ordinary data frames (``_speedups.read_messages``) where a new message may begin;
+#: None without the accelerator, where the parser below does it all.
+_read_messages: Callable[[bytes, int, int, list[Event]], int] | None = None
+if speedups is not None:  # pragma: no cover - depends on the build
+    speedups.use_event_types(TextMessage, BinaryMessage)
+    _read_messages = speedups.read_messages
+
 #: ``framing_key`` of every connection without compression: they all encode a message to the same bytes.
 PLAIN_FRAMING = "plain"
 
@@ -72,6 +80,9 @@ class State(IntEnum):
     OPEN = 1
     CLOSING = 2  # we sent a close frame and wait for the peer's
     CLOSED = 3
+
+
+_OPEN = State.OPEN
 
 
 class Connection:
@@ -87,6 +98,7 @@ class Connection:
         "_frame_remaining",
         "_in",
         "_max_compressed",
+        "_max_data_length",
         "_max_frame_count",
         "_max_frame_size",
         "_max_message_size",
@@ -133,6 +145,8 @@ class Connection:
         self._max_message_size = limits.max_message_size or _UNLIMITED
         self._max_frame_count = limits.max_frame_count or _UNLIMITED
         self._max_compressed = compressed_budget(limits.max_message_size)
+        #: The most payload a frame that starts a message may declare.
+        self._max_data_length = min(self._max_frame_size, self._max_message_size)
         #: No limit bounds what a frame may declare, so nothing may be allocated from a declared length.
         self._unbounded = limits.max_frame_size is None and limits.max_message_size is None
         self._in = b""
@@ -173,8 +187,15 @@ class Connection:
         if self._in:
             data = self._in + data
             self._in = b""
+        pos = 0
+        read = _read_messages
+        if read is not None and not self._frame_remaining and not self._msg_opcode and self.state is _OPEN:
+            # Whole, ordinary data frames in C, up to the first frame that is anything else.
+            pos = read(data, 0, self._max_data_length, self._events)
+            if pos == len(data):
+                return
         try:
-            pos = self._parse(data)
+            pos = self._parse(data, pos)
         except WebSocketError as exc:
             self._in = b""
             if self._events:
@@ -244,10 +265,14 @@ class Connection:
             self._events = []
         return events
 
-    def _parse(self, data: bytes) -> int:
-        """Consume as much of ``data`` as makes progress; return how far it got."""
+    def _parse(self, data: bytes, pos: int) -> int:
+        """Consume as much of ``data`` from ``pos`` as makes progress; return how far it got.
+
+        The compiled reader, if any, has just been tried at ``pos``; it is tried again wherever a new
+        message may begin further on (after a control frame or a fragmented message).
+        """
         n = len(data)
-        pos = 0
+        tried = pos
         events = self._events
         while True:
             remaining = self._frame_remaining
@@ -277,6 +302,9 @@ class Connection:
                 if remaining == 0:
                     self._frame_done()
                 continue
+
+            if pos != tried and _read_messages is not None and not self._msg_opcode and self.state is _OPEN:
+                tried = pos = _read_messages(data, pos, self._max_data_length, events)
 
             # RFC 6455 §5.2: the first two bytes say enough to reject most bad frames at once.
             if n - pos < 2:
@@ -525,13 +553,19 @@ class Connection:
 
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a text message; dropped if the connection is no longer open."""
-        if self.state is State.OPEN:
-            self._queue(_TEXT, text.encode("utf-8"), frame_size, compress)
+        if self.state is _OPEN:
+            if frame_size is None and self.deflate is None and len(text) < _LARGE:
+                self._out.append(encode_text_frame(text))
+            else:
+                self._queue(_TEXT, text.encode("utf-8"), frame_size, compress)
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a binary message; dropped if the connection is no longer open."""
-        if self.state is State.OPEN:
-            self._queue(_BINARY, bytes(data), frame_size, compress)
+        if self.state is _OPEN:
+            if frame_size is None and self.deflate is None and len(data) < _LARGE:
+                self._out.append(encode_frame(_BINARY, data))
+            else:
+                self._queue(_BINARY, bytes(data), frame_size, compress)
 
     def _queue(self, opcode: int, data: bytes, frame_size: int | None, compress: bool) -> None:
         if frame_size is None and len(data) >= _LARGE and (not compress or self.deflate is None):
