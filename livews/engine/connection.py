@@ -60,6 +60,8 @@ _PONG = Opcode.PONG
 #: Payloads at least this large are queued apart from their header and unmasked once per frame on receipt,
 #: so they are copied as few times as possible.
 _LARGE = 64 * 1024
+#: Payloads below this are unmasked inline by the parser, sparing a call.
+_SMALL = 1024
 
 #: Reads a run of whole, ordinary data frames (``_speedups.read_messages``) where a new message may begin;
 #: None without the accelerator, where the parser below does it all.
@@ -368,7 +370,14 @@ class Connection:
 
             if opcode and fin and not compressed and n - pos >= length:
                 # Fast path: a whole unfragmented, uncompressed message is in the input.
-                if length < _LARGE:
+                if length < _SMALL:
+                    # The pure-Python XOR inline: this is the pure path's message path (with the
+                    # accelerator, whole frames like this one are read in C unless the state is CLOSING).
+                    payload = (
+                        int.from_bytes(data[pos : pos + length], "little")
+                        ^ int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
+                    ).to_bytes(length, "little")
+                elif length < _LARGE:
                     payload = apply_mask(data[pos : pos + length], mask)
                 else:
                     payload = apply_mask(memoryview(data)[pos : pos + length], mask)
