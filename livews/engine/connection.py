@@ -503,7 +503,7 @@ class Connection:
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a binary message; dropped if the connection is no longer open."""
         if self.state is _OPEN:
-            if frame_size is None and self.deflate is None and len(data) < _LARGE:
+            if type(data) is bytes and frame_size is None and self.deflate is None and len(data) < _LARGE:
                 self._out.append(encode_frame(_BINARY, data))
             else:
                 self._queue(_BINARY, bytes(data), frame_size, compress)

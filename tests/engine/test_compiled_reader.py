@@ -9,6 +9,7 @@ frame, by showing which frames it leaves to the parser.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import importlib
 from collections.abc import Iterator
@@ -253,3 +254,22 @@ def test_reader_starts_at_the_position_it_is_given() -> None:
     events: list[Any] = []
     assert _speedups().read_messages(b"junk" + frame, 4, 100, events) == 4 + len(frame)
     assert events == [TextMessage("x")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(memoryview(b"abcdefgh")[::2], id="strided-memoryview"),
+        pytest.param(memoryview(array.array("i", [1, 2])), id="int-array-view"),
+        pytest.param(bytearray(b"abcd"), id="bytearray"),
+    ],
+)
+def test_send_binary_frames_the_bytes_of_any_buffer_on_both_engines(data: Any) -> None:
+    expected = frames._encode_frame_py(2, bytes(data))
+    conn = Connection()
+    conn.send_binary(data)
+    assert conn.data_to_send() == expected
+    with _pure_engine():
+        conn = Connection()
+        conn.send_binary(data)
+        assert conn.data_to_send() == expected
