@@ -846,19 +846,48 @@ PyDoc_STRVAR(encode_frame_doc,
 "One unmasked frame, header and payload in one bytes; the same bytes as frames.encode_frame.");
 
 static PyObject *
-encode_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+encode_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    static const char *const names[4] = {"opcode", "payload", "fin", "rsv1"};
+    PyObject *argv[4] = {NULL, NULL, NULL, NULL};
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    Py_ssize_t i, j;
     long opcode;
     int fin = 1, rsv1 = 0;
     Py_buffer payload;
     PyObject *frame;
 
     (void)module;
-    if (nargs < 2 || nargs > 4) {
-        PyErr_SetString(PyExc_TypeError, "encode_frame() takes 2 to 4 positional arguments");
+    if (nargs > 4) {
+        PyErr_Format(PyExc_TypeError, "encode_frame() takes at most 4 arguments (%zd given)", nargs);
         return NULL;
     }
-    opcode = PyLong_AsLong(args[0]);
+    for (i = 0; i < nargs; i++) {
+        argv[i] = args[i];
+    }
+    for (i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        for (j = 0; j < 4; j++) {
+            if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0) {
+                break;
+            }
+        }
+        if (j == 4) {
+            PyErr_Format(PyExc_TypeError, "encode_frame() got an unexpected keyword argument %R", name);
+            return NULL;
+        }
+        if (argv[j] != NULL) {
+            PyErr_Format(PyExc_TypeError, "encode_frame() got multiple values for argument '%s'", names[j]);
+            return NULL;
+        }
+        argv[j] = args[nargs + i];
+    }
+    if (argv[0] == NULL || argv[1] == NULL) {
+        PyErr_Format(PyExc_TypeError, "encode_frame() missing required argument '%s'",
+                     argv[0] == NULL ? "opcode" : "payload");
+        return NULL;
+    }
+    opcode = PyLong_AsLong(argv[0]);
     if (opcode == -1 && PyErr_Occurred()) {
         return NULL;
     }
@@ -866,17 +895,17 @@ encode_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "opcode must be 0-15");
         return NULL;
     }
-    if (nargs > 2 && (fin = PyObject_IsTrue(args[2])) < 0) {
+    if (argv[2] != NULL && (fin = PyObject_IsTrue(argv[2])) < 0) {
         return NULL;
     }
-    if (nargs > 3 && (rsv1 = PyObject_IsTrue(args[3])) < 0) {
+    if (argv[3] != NULL && (rsv1 = PyObject_IsTrue(argv[3])) < 0) {
         return NULL;
     }
-    if (PyBytes_CheckExact(args[1])) {
+    if (PyBytes_CheckExact(argv[1])) {
         return _frame_of((unsigned char)(opcode | (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0)),
-                         PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1]));
+                         PyBytes_AS_STRING(argv[1]), PyBytes_GET_SIZE(argv[1]));
     }
-    if (PyObject_GetBuffer(args[1], &payload, PyBUF_SIMPLE) < 0) {
+    if (PyObject_GetBuffer(argv[1], &payload, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
     frame = _frame_of((unsigned char)(opcode | (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0)), payload.buf, payload.len);
@@ -916,7 +945,7 @@ static PyMethodDef _speedups_methods[] = {
     {"unmask_chunks", (PyCFunction)(void (*)(void))unmask_chunks, METH_FASTCALL, unmask_chunks_doc},
     {"use_event_types", (PyCFunction)(void (*)(void))use_event_types, METH_FASTCALL, use_event_types_doc},
     {"read_messages", (PyCFunction)(void (*)(void))read_messages, METH_FASTCALL, read_messages_doc},
-    {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL, encode_frame_doc},
+    {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL | METH_KEYWORDS, encode_frame_doc},
     {"encode_text_frame", (PyCFunction)encode_text_frame, METH_O, encode_text_frame_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -273,3 +273,14 @@ def test_send_binary_frames_the_bytes_of_any_buffer_on_both_engines(data: Any) -
         conn = Connection()
         conn.send_binary(data)
         assert conn.data_to_send() == expected
+
+
+def test_compiled_encode_frame_takes_the_pure_ones_keywords() -> None:
+    speedups = _speedups()
+    for kwargs in ({"fin": False}, {"rsv1": True}, {"fin": False, "rsv1": True}):
+        assert speedups.encode_frame(1, b"abc", **kwargs) == frames._encode_frame_py(1, b"abc", **kwargs)
+    assert speedups.encode_frame(opcode=2, payload=b"x") == frames._encode_frame_py(2, b"x")
+    with pytest.raises(TypeError):
+        speedups.encode_frame(1)
+    with pytest.raises(TypeError):
+        speedups.encode_frame(1, b"x", final=True)
