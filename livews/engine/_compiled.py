@@ -19,7 +19,7 @@ def _load() -> ModuleType | None:
     if os.environ.get("LIVEWS_NO_SPEEDUPS", "") not in ("", "0"):
         return None
     try:
-        return importlib.import_module("._speedups", __package__)
+        return importlib.import_module("livews.engine._speedups")
     except ImportError:  # pragma: no cover - depends on the build
         return None
 
