@@ -564,9 +564,389 @@ static PyType_Spec PayloadBuffer_spec = {
     PayloadBuffer_slots,
 };
 
+/* ---------------------------------------------------------------------------------------------------
+ * The run reader: whole, ordinary data frames, straight to events.
+ *
+ * read_messages(data, pos, max_length, events) reads frames of `data` from `pos` while each one is a whole
+ * unfragmented uncompressed data frame (first byte exactly 0x81 or 0x82: FIN, no RSV bit, text or binary),
+ * masked, with a minimally encoded length of at most `max_length`, complete in `data`, and (for text) valid
+ * UTF-8. Each becomes an event appended to `events`; it returns the position of the first frame it did not
+ * take. It stops there without judging it: that frame, whatever it is (control, fragment, compressed,
+ * partial, invalid), is for the Python parser, which owns every rule, error and close code. So the caller
+ * may call it only where a new message may begin. Events are made without running their __init__: the
+ * types given to use_event_types are slotted classes whose one field is set through its descriptor.
+ */
+
+static PyObject *_text_type, *_text_field, *_binary_type, *_binary_field;
+
+static int
+_event_field(PyObject *type, PyObject **field)
+{
+    PyObject *descr;
+
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "event types must be classes");
+        return -1;
+    }
+    descr = PyObject_GetAttrString(type, "data");
+    if (descr == NULL) {
+        return -1;
+    }
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        Py_DECREF(descr);
+        PyErr_SetString(PyExc_TypeError, "an event type's 'data' must be a slot");
+        return -1;
+    }
+    *field = descr;
+    return 0;
+}
+
+PyDoc_STRVAR(use_event_types_doc,
+"use_event_types(text_type, binary_type)\n\n"
+"The slotted classes read_messages makes its events of; each has one slot, 'data'.");
+
+static PyObject *
+use_event_types(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *text_field, *binary_field;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "use_event_types() takes 2 arguments");
+        return NULL;
+    }
+    if (_event_field(args[0], &text_field) < 0) {
+        return NULL;
+    }
+    if (_event_field(args[1], &binary_field) < 0) {
+        Py_DECREF(text_field);
+        return NULL;
+    }
+    Py_XSETREF(_text_field, text_field);
+    Py_XSETREF(_binary_field, binary_field);
+    Py_INCREF(args[0]);
+    Py_XSETREF(_text_type, args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(_binary_type, args[1]);
+    Py_RETURN_NONE;
+}
+
+/* A new event of `type` with its slot `field` set to `value` (a new reference), or NULL. */
+static PyObject *
+_make_event(PyObject *type, PyObject *field, PyObject *value)
+{
+    PyTypeObject *tp = (PyTypeObject *)type;
+    PyObject *event = tp->tp_alloc(tp, 0);
+
+    if (event != NULL && Py_TYPE(field)->tp_descr_set(field, event, value) < 0) {
+        Py_CLEAR(event);
+    }
+    Py_DECREF(value);
+    return event;
+}
+
+/* The text of `len` masked bytes at `src`, or NULL with no error set if they are not UTF-8. Unmasked
+ * straight into an ASCII str when they are ASCII (one copy); otherwise decoded strictly from there. */
+static PyObject *
+_read_text(const unsigned char *src, Py_ssize_t len, const unsigned char *key4)
+{
+    PyObject *text = PyUnicode_New(len, 127), *decoded;
+    unsigned char *buf;
+    uint64_t high = 0, w;
+    Py_ssize_t i = 0;
+
+    if (text == NULL || len == 0) {
+        return text;
+    }
+    buf = PyUnicode_1BYTE_DATA(text);
+    _unmask(buf, src, len, key4, 0);
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, buf + i, 8);
+        high |= w;
+    }
+    for (; i < len; i++) {
+        high |= buf[i];
+    }
+    if (!(high & 0x8080808080808080ULL)) {
+        return text;
+    }
+    decoded = PyUnicode_DecodeUTF8((const char *)buf, len, "strict");
+    Py_DECREF(text);
+    if (decoded == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+    }
+    return decoded;
+}
+
+PyDoc_STRVAR(read_messages_doc,
+"read_messages(data, pos, max_length, events) -> int\n\n"
+"Append an event for each whole, ordinary data frame from pos on; return where the first other frame starts.");
+
+static PyObject *
+read_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const unsigned char *p;
+    Py_ssize_t n, pos, max_length;
+    PyObject *events, *result = NULL;
+
+    (void)module;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "read_messages() takes 4 arguments");
+        return NULL;
+    }
+    if (_text_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "read_messages() before use_event_types()");
+        return NULL;
+    }
+    events = args[3];
+    if (!PyList_Check(events)) {
+        PyErr_SetString(PyExc_TypeError, "events must be a list");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    max_length = PyLong_AsSsize_t(args[2]);
+    if (max_length == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    p = (const unsigned char *)view.buf;
+    n = view.len;
+    if (pos < 0 || pos > n) {
+        PyErr_SetString(PyExc_ValueError, "pos out of range");
+        goto done;
+    }
+    while (n - pos >= 6) {
+        unsigned char b0 = p[pos], b1 = p[pos + 1];
+        uint64_t length = b1 & 0x7F;
+        Py_ssize_t header = 6;
+        PyObject *value, *event;
+        int appended;
+
+        if ((b0 != 0x81 && b0 != 0x82) || !(b1 & 0x80)) {
+            break;
+        }
+        if (length == 126) {
+            header = 8;
+            if (n - pos < header) {
+                break;
+            }
+            length = ((uint64_t)p[pos + 2] << 8) | p[pos + 3];
+            if (length < 126) {
+                break;
+            }
+        }
+        else if (length == 127) {
+            int i;
+            header = 14;
+            if (n - pos < header) {
+                break;
+            }
+            length = 0;
+            for (i = 2; i < 10; i++) {
+                length = (length << 8) | p[pos + i];
+            }
+            if (length >> 63 || length < 0x10000) {
+                break;
+            }
+        }
+        if (length > (uint64_t)max_length || length > (uint64_t)(n - pos - header)) {
+            break;
+        }
+        if (b0 == 0x81) {
+            value = _read_text(p + pos + header, (Py_ssize_t)length, p + pos + header - 4);
+            if (value == NULL) {
+                if (PyErr_Occurred()) {
+                    goto done;
+                }
+                break; /* not UTF-8: the Python parser fails it with the right code */
+            }
+            event = _make_event(_text_type, _text_field, value);
+        }
+        else {
+            value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)length);
+            if (value == NULL) {
+                goto done;
+            }
+            _unmask((unsigned char *)PyBytes_AS_STRING(value), p + pos + header, (Py_ssize_t)length,
+                    p + pos + header - 4, 0);
+            event = _make_event(_binary_type, _binary_field, value);
+        }
+        if (event == NULL) {
+            goto done;
+        }
+        appended = PyList_Append(events, event);
+        Py_DECREF(event);
+        if (appended < 0) {
+            goto done;
+        }
+        pos += header + (Py_ssize_t)length;
+    }
+    result = PyLong_FromSsize_t(pos);
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Server frames (never masked, §5.1): header and payload in one allocation.
+ */
+
+/* Write the header of an unmasked frame into out (at most 10 bytes); return its length. */
+static Py_ssize_t
+_put_header(unsigned char *out, unsigned char b0, Py_ssize_t length)
+{
+    int i;
+
+    out[0] = b0;
+    if (length < 126) {
+        out[1] = (unsigned char)length;
+        return 2;
+    }
+    if (length < 0x10000) {
+        out[1] = 126;
+        out[2] = (unsigned char)(length >> 8);
+        out[3] = (unsigned char)length;
+        return 4;
+    }
+    out[1] = 127;
+    for (i = 0; i < 8; i++) {
+        out[2 + i] = (unsigned char)((uint64_t)length >> (56 - 8 * i));
+    }
+    return 10;
+}
+
+static PyObject *
+_frame_of(unsigned char b0, const void *payload, Py_ssize_t length)
+{
+    unsigned char header[10];
+    Py_ssize_t hlen = _put_header(header, b0, length);
+    PyObject *frame;
+
+    if (length > PY_SSIZE_T_MAX - hlen) {
+        return PyErr_NoMemory();
+    }
+    frame = PyBytes_FromStringAndSize(NULL, hlen + length);
+    if (frame != NULL) {
+        memcpy(PyBytes_AS_STRING(frame), header, hlen);
+        if (length) {
+            memcpy(PyBytes_AS_STRING(frame) + hlen, payload, length);
+        }
+    }
+    return frame;
+}
+
+PyDoc_STRVAR(encode_frame_doc,
+"encode_frame(opcode, payload, fin=True, rsv1=False) -> bytes\n\n"
+"One unmasked frame, header and payload in one bytes; the same bytes as frames.encode_frame.");
+
+static PyObject *
+encode_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[4] = {"opcode", "payload", "fin", "rsv1"};
+    PyObject *argv[4] = {NULL, NULL, NULL, NULL};
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    Py_ssize_t i, j;
+    long opcode;
+    int fin = 1, rsv1 = 0;
+    Py_buffer payload;
+    PyObject *frame;
+
+    (void)module;
+    if (nargs > 4) {
+        PyErr_Format(PyExc_TypeError, "encode_frame() takes at most 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    for (i = 0; i < nargs; i++) {
+        argv[i] = args[i];
+    }
+    for (i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        for (j = 0; j < 4; j++) {
+            if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0) {
+                break;
+            }
+        }
+        if (j == 4) {
+            PyErr_Format(PyExc_TypeError, "encode_frame() got an unexpected keyword argument %R", name);
+            return NULL;
+        }
+        if (argv[j] != NULL) {
+            PyErr_Format(PyExc_TypeError, "encode_frame() got multiple values for argument '%s'", names[j]);
+            return NULL;
+        }
+        argv[j] = args[nargs + i];
+    }
+    if (argv[0] == NULL || argv[1] == NULL) {
+        PyErr_Format(PyExc_TypeError, "encode_frame() missing required argument '%s'",
+                     argv[0] == NULL ? "opcode" : "payload");
+        return NULL;
+    }
+    opcode = PyLong_AsLong(argv[0]);
+    if (opcode == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (opcode < 0 || opcode > 15) {
+        PyErr_SetString(PyExc_ValueError, "opcode must be 0-15");
+        return NULL;
+    }
+    if (argv[2] != NULL && (fin = PyObject_IsTrue(argv[2])) < 0) {
+        return NULL;
+    }
+    if (argv[3] != NULL && (rsv1 = PyObject_IsTrue(argv[3])) < 0) {
+        return NULL;
+    }
+    if (PyBytes_CheckExact(argv[1])) {
+        return _frame_of((unsigned char)(opcode | (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0)),
+                         PyBytes_AS_STRING(argv[1]), PyBytes_GET_SIZE(argv[1]));
+    }
+    if (PyObject_GetBuffer(argv[1], &payload, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    frame = _frame_of((unsigned char)(opcode | (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0)), payload.buf, payload.len);
+    PyBuffer_Release(&payload);
+    return frame;
+}
+
+PyDoc_STRVAR(encode_text_frame_doc,
+"encode_text_frame(text) -> bytes\n\n"
+"One unfragmented, uncompressed text frame of str text: encode_frame(1, text.encode('utf-8')).");
+
+static PyObject *
+encode_text_frame(PyObject *module, PyObject *text)
+{
+    PyObject *data, *frame;
+
+    (void)module;
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "expected str, got %.100s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    if (PyUnicode_IS_ASCII(text)) {
+        return _frame_of(0x81, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
+    }
+    /* Not PyUnicode_AsUTF8AndSize: it would keep the UTF-8 alive as long as the str. */
+    data = PyUnicode_AsUTF8String(text);
+    if (data == NULL) {
+        return NULL;
+    }
+    frame = _frame_of(0x81, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+    Py_DECREF(data);
+    return frame;
+}
+
 static PyMethodDef _speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL | METH_KEYWORDS, apply_mask_doc},
     {"unmask_chunks", (PyCFunction)(void (*)(void))unmask_chunks, METH_FASTCALL, unmask_chunks_doc},
+    {"use_event_types", (PyCFunction)(void (*)(void))use_event_types, METH_FASTCALL, use_event_types_doc},
+    {"read_messages", (PyCFunction)(void (*)(void))read_messages, METH_FASTCALL, read_messages_doc},
+    {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL | METH_KEYWORDS, encode_frame_doc},
+    {"encode_text_frame", (PyCFunction)encode_text_frame, METH_O, encode_text_frame_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,10 +23,12 @@ close frame, and the failure on the following call. Drivers call ``events_receiv
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from ._compiled import speedups
+from .assembler import MessageAssembler
 from .codes import KNOWN_OPCODES, CloseCode, Opcode, is_valid_wire_close_code
 from .deflate import COMPRESS_STEP, compressed_budget
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError, WebSocketError
@@ -38,10 +40,9 @@ from .events import (
     PongReceived,
     TextMessage,
 )
-from .frames import encode_close_payload, encode_frame, encode_header, fragment
+from .frames import encode_close_payload, encode_frame, encode_header, encode_text_frame, fragment
 from .limits import MessageLimits
 from .masking import PayloadBuffer, apply_mask, unmask_chunks
-from .utf8 import Utf8Decoder
 
 if TYPE_CHECKING:
     from .deflate import PerMessageDeflate
@@ -56,8 +57,6 @@ _CONT = Opcode.CONT
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
-#: Received message pieces smaller than this are copied into one bytearray rather than kept one by one.
-_COALESCE = 4 * 1024
 #: Payloads at least this large are queued apart from their header and unmasked once per frame on receipt,
 #: so they are copied as few times as possible.
 _LARGE = 64 * 1024
@@ -65,6 +64,15 @@ _LARGE = 64 * 1024
 #: (``compress_step``), each step's output sent as a frame of a fragmented message, so that the driver can
 #: serve other connections between steps; what is sent meanwhile waits behind them, in order.
 _STEPPED = 2 * COMPRESS_STEP
+#: Payloads below this are unmasked inline by the parser, sparing a call.
+_SMALL = 1024
+
+#: Reads a run of whole, ordinary data frames (``_speedups.read_messages``) where a new message may begin;
+#: None without the accelerator, where the parser below does it all.
+_read_messages: Callable[[bytes, int, int, list[Event]], int] | None = None
+if speedups is not None:  # pragma: no cover - depends on the build
+    speedups.use_event_types(TextMessage, BinaryMessage)
+    _read_messages = speedups.read_messages
 
 #: ``framing_key`` of every connection without compression: they all encode a message to the same bytes.
 PLAIN_FRAMING = "plain"
@@ -76,6 +84,9 @@ class State(IntEnum):
     OPEN = 1
     CLOSING = 2  # we sent a close frame and wait for the peer's
     CLOSED = 3
+
+
+_OPEN = State.OPEN
 
 
 class Connection:
@@ -92,22 +103,17 @@ class Connection:
         "_in",
         "_later",
         "_max_compressed",
+        "_max_data_length",
         "_max_frame_count",
         "_max_frame_size",
         "_max_message_size",
-        "_msg_compressed",
-        "_msg_frames",
-        "_msg_opcode",
-        "_msg_parts",
-        "_msg_size",
-        "_msg_text",
+        "_message",
         "_out",
         "_out_large",
         "_pending_failure",
         "_steps",
         "_steps_opcode",
         "_unbounded",
-        "_utf8",
         "close_transport",
         "compressing",
         "deflate",
@@ -141,6 +147,8 @@ class Connection:
         self._max_message_size = limits.max_message_size or _UNLIMITED
         self._max_frame_count = limits.max_frame_count or _UNLIMITED
         self._max_compressed = compressed_budget(limits.max_message_size)
+        #: The most payload a frame that starts a message may declare.
+        self._max_data_length = min(self._max_frame_size, self._max_message_size)
         #: No limit bounds what a frame may declare, so nothing may be allocated from a declared length.
         self._unbounded = limits.max_frame_size is None and limits.max_message_size is None
         self._in = b""
@@ -169,16 +177,8 @@ class Connection:
         #: Once the driver asks for ``receive_buffer`` (and the accelerator exists), a large binary
         #: uncompressed frame is read and unmasked straight into the bytes it becomes.
         self._frame_dest: Any = None
-        # The data message being assembled (opcode 0: none).
-        self._msg_opcode = 0
-        self._msg_compressed = False
-        #: The message's bytes so far: large binary pieces as they are, the rest (and all text) coalesced.
-        self._msg_parts: list[bytes | bytearray] = []
-        self._msg_size = 0
-        #: The text of a message's first piece, while it is its only one.
-        self._msg_text: str | None = None
-        self._msg_frames = 0
-        self._utf8: Utf8Decoder | None = None
+        #: The data message in flight that did not come whole in one frame and one read, if any.
+        self._message: MessageAssembler | None = None
 
     # ------------------------------------------------------------------ input
 
@@ -189,8 +189,15 @@ class Connection:
         if self._in:
             data = self._in + data
             self._in = b""
+        pos = 0
+        read = _read_messages
+        if read is not None and not self._frame_remaining and self._message is None and self.state is _OPEN:
+            # Whole, ordinary data frames in C, up to the first frame that is anything else.
+            pos = read(data, 0, self._max_data_length, self._events)
+            if pos == len(data):
+                return
         try:
-            pos = self._parse(data)
+            pos = self._parse(data, pos)
         except WebSocketError as exc:
             self._in = b""
             if self._events:
@@ -198,8 +205,7 @@ class Connection:
             else:
                 self.fail(exc.close_code, exc.reason)
             return
-        # _parse may have closed the connection; mypy keeps the narrowing of the check at the top.
-        if pos < len(data) and self.state is not State.CLOSED:  # type: ignore[comparison-overlap]
+        if pos < len(data):  # _parse consumes everything once it has closed the connection
             self._in = data[pos:]
 
     def receive_eof(self) -> None:
@@ -260,10 +266,14 @@ class Connection:
             self._events = []
         return events
 
-    def _parse(self, data: bytes) -> int:
-        """Consume as much of ``data`` as makes progress; return how far it got."""
+    def _parse(self, data: bytes, pos: int) -> int:
+        """Consume as much of ``data`` from ``pos`` as makes progress; return how far it got.
+
+        The compiled reader, if any, has just been tried at ``pos``; it is tried again wherever a new
+        message may begin further on (after a control frame or a fragmented message).
+        """
         n = len(data)
-        pos = 0
+        tried = pos
         events = self._events
         while True:
             remaining = self._frame_remaining
@@ -286,13 +296,17 @@ class Connection:
                     else:
                         raw.append(bytearray(piece))
                 else:
-                    self._payload(apply_mask(piece, self._frame_mask, self._frame_offset))
+                    assert self._message is not None
+                    self._message.add_payload(apply_mask(piece, self._frame_mask, self._frame_offset))
                 pos += take
                 self._frame_offset += take
                 self._frame_remaining = remaining = remaining - take
                 if remaining == 0:
                     self._frame_done()
                 continue
+
+            if pos != tried and _read_messages is not None and self._message is None and self.state is _OPEN:
+                tried = pos = _read_messages(data, pos, self._max_data_length, events)
 
             # RFC 6455 §5.2: the first two bytes say enough to reject most bad frames at once.
             if n - pos < 2:
@@ -317,9 +331,9 @@ class Connection:
                 if length > 125:
                     raise ProtocolError("control frame too long")  # §5.5
             elif opcode == _CONT:
-                if not self._msg_opcode:
+                if self._message is None:
                     raise ProtocolError("continuation without a message")  # §5.4
-            elif self._msg_opcode:
+            elif self._message is not None:
                 raise ProtocolError("new message inside a fragmented message")  # §5.4
 
             if length < 126:
@@ -359,14 +373,27 @@ class Connection:
             # Limits are checked on the declared length, before any payload is buffered.
             if length > self._max_frame_size:
                 raise MessageTooBig("frame too big")
-            compressed = bool(b0 & 0x40) if opcode else self._msg_compressed
-            if not compressed and self._msg_size + length > self._max_message_size:
-                raise MessageTooBig("message too big")
+            message = self._message
+            if message is None:
+                compressed = bool(b0 & 0x40)
+                if not compressed and length > self._max_message_size:
+                    raise MessageTooBig("message too big")
+            else:
+                compressed = message.compressed
+                if not compressed and message.size + length > self._max_message_size:
+                    raise MessageTooBig("message too big")
             pos += header
 
             if opcode and fin and not compressed and n - pos >= length:
                 # Fast path: a whole unfragmented, uncompressed message is in the input.
-                if length < _LARGE:
+                if length < _SMALL:
+                    # The pure-Python XOR inline: this is the pure path's message path (with the
+                    # accelerator, whole frames like this one are read in C unless the state is CLOSING).
+                    payload = (
+                        int.from_bytes(data[pos : pos + length], "little")
+                        ^ int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
+                    ).to_bytes(length, "little")
+                elif length < _LARGE:
                     payload = apply_mask(data[pos : pos + length], mask)
                 else:
                     payload = apply_mask(memoryview(data)[pos : pos + length], mask)
@@ -381,108 +408,50 @@ class Connection:
                         events.append(BinaryMessage(payload))
                 continue
 
-            if opcode:
-                self._msg_opcode = opcode
-                self._msg_compressed = compressed
-                self._msg_frames = 1
-                if opcode == _TEXT:
-                    self._utf8 = Utf8Decoder()
+            if message is None:
+                message = self._message = MessageAssembler(
+                    opcode,
+                    self.deflate if compressed else None,
+                    self._max_message_size,
+                    self._max_compressed,
+                )
             else:
-                self._msg_frames += 1
-                if self._msg_frames > self._max_frame_count:
+                message.frames += 1
+                if message.frames > self._max_frame_count:
                     raise MessageTooBig("too many frames in one message")
             self._frame_fin = bool(fin)
             self._frame_mask = mask
             self._frame_offset = 0
             self._frame_remaining = length
-            if length and self._utf8 is None and not compressed:
+            if length and message.opcode == _BINARY and not compressed:
                 self._frame_raw = []
             if length == 0:
-                self._payload(b"")
+                message.add_payload(b"")
                 if fin:
                     self._end_message()
 
     def _frame_done(self) -> None:
         """The current data frame's payload is all in."""
+        message = self._message
+        assert message is not None
         dest = self._frame_dest
         if dest is not None:
             self._frame_dest = None
-            self._add_data(dest.take())
+            message.add(dest.take())
         elif self._frame_raw is not None:
             raw = self._frame_raw
             self._frame_raw = None
-            self._add_data(unmask_chunks(raw, self._frame_mask))
+            message.add(unmask_chunks(raw, self._frame_mask))
         if self._frame_fin:
             self._end_message()
 
-    def _payload(self, chunk: bytes) -> None:
-        """One unmasked piece of the current data message: inflate, check, keep."""
-        if self._msg_compressed:
-            assert self.deflate is not None
-            chunk = self.deflate.inflate(chunk, self._max_message_size - self._msg_size, self._max_compressed)
-        self._add_data(chunk)
-
-    def _add_data(self, chunk: bytes) -> None:
-        """Add a piece of (inflated) message data, checking the size limit and UTF-8 as it comes.
-
-        Text is kept as its checked UTF-8 bytes, in one piece, and decoded once at the end: pieces of
-        decoded text cost up to 4 bytes per character each, and their join as much again. (The first
-        piece is decoded as it is checked and its text kept until a second piece arrives, so a message
-        that comes in one piece, as a compressed one usually does, is decoded once.) Binary pieces
-        below ``_COALESCE`` bytes are copied together into a bytearray, so a message that arrives in tiny
-        pieces holds its bytes, not one object per piece.
-        """
-        size = len(chunk)
-        self._msg_size += size
-        if self._msg_size > self._max_message_size:
-            raise MessageTooBig("message too big")
-        parts = self._msg_parts
-        if self._utf8 is not None:
-            if not parts:
-                # Decoded at once in case it is the whole message (a compressed one usually is).
-                self._msg_text = self._utf8.decode(chunk)
-                parts.append(chunk)
-                return
-            self._msg_text = None
-            self._utf8.check(chunk)
-        elif size >= _COALESCE or not parts:
-            parts.append(chunk)
-            return
-        last = parts[-1]
-        if type(last) is bytearray:
-            last += chunk
-        elif self._utf8 is not None or len(last) < _COALESCE:
-            parts[-1] = last = bytearray(last)
-            last += chunk
-        else:
-            parts.append(bytearray(chunk))
-
     def _end_message(self) -> None:
-        if self._msg_compressed:
-            assert self.deflate is not None
-            tail = self.deflate.inflate_finish(self._max_message_size - self._msg_size)
-            if tail:
-                self._add_data(tail)  # already inflated
-        parts = self._msg_parts
-        self._msg_parts = []
-        utf8 = self._utf8
-        if utf8 is not None:
-            utf8.check(b"", True)
-            text = self._msg_text
-            self._msg_text = None
-            if text is None:
-                text = parts[0].decode("utf-8") if parts else ""
-            message: Event = TextMessage(text)
-        else:
-            data = parts[0] if len(parts) == 1 else b"".join(parts)
-            message = BinaryMessage(data if type(data) is bytes else bytes(data))
-        self._msg_opcode = 0
-        self._msg_compressed = False
-        self._msg_size = 0
-        self._msg_frames = 0
-        self._utf8 = None
+        message = self._message
+        assert message is not None
+        event = message.finish()
+        self._message = None
         if self.state is State.OPEN:  # §7.1.2: after sending close, data is discarded
-            self._events.append(message)
+            self._events.append(event)
 
     def _control(self, opcode: int, payload: bytes) -> None:
         if opcode == _PING:
@@ -543,13 +512,19 @@ class Connection:
 
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a text message; dropped if the connection is no longer open."""
-        if self.state is State.OPEN:
-            self._queue(_TEXT, text.encode("utf-8"), frame_size, compress)
+        if self.state is _OPEN:
+            if frame_size is None and self.deflate is None and len(text) < _LARGE:
+                self._out.append(encode_text_frame(text))
+            else:
+                self._queue(_TEXT, text.encode("utf-8"), frame_size, compress)
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Queue a binary message; dropped if the connection is no longer open."""
-        if self.state is State.OPEN:
-            self._queue(_BINARY, bytes(data), frame_size, compress)
+        if self.state is _OPEN:
+            if type(data) is bytes and frame_size is None and self.deflate is None and len(data) < _LARGE:
+                self._out.append(encode_frame(_BINARY, data))
+            else:
+                self._queue(_BINARY, bytes(data), frame_size, compress)
 
     def _queue(self, opcode: int, data: bytes, frame_size: int | None, compress: bool) -> None:
         if self._later is not None:
@@ -643,8 +618,7 @@ class Connection:
         self._frame_remaining = 0
         self._frame_raw = None
         self._frame_dest = None
-        self._msg_parts = []
-        self._msg_text = None
+        self._message = None
         self._events.append(CloseReceived(code, reason, by_peer))
 
 

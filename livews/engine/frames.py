@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import struct
 
+from ._compiled import speedups
 from .codes import Opcode
 
-__all__ = ["encode_close_payload", "encode_frame", "encode_header", "fragment"]
+__all__ = ["encode_close_payload", "encode_frame", "encode_header", "encode_text_frame", "fragment"]
 
 _pack_short = struct.Struct("!BBH").pack
 _pack_long = struct.Struct("!BBQ").pack
 
 
-def encode_frame(opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
+def _encode_frame_py(opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False) -> bytes:
     """One unmasked frame as bytes, header and payload together."""
     return encode_header(opcode, len(payload), fin, rsv1) + payload
+
+
+def _encode_text_frame_py(text: str) -> bytes:
+    """One unfragmented, uncompressed text frame of ``text``."""
+    data = text.encode("utf-8")
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    return encode_header(Opcode.TEXT, n) + data
 
 
 def encode_header(opcode: int, length: int, fin: bool = True, rsv1: bool = False) -> bytes:
@@ -46,6 +56,14 @@ def fragment(opcode: int, payload: bytes, frame_size: int, rsv1: bool = False) -
         pos += frame_size
     frames.append(encode_frame(Opcode.CONT, bytes(view[pos:]), True))
     return frames
+
+
+encode_frame = _encode_frame_py
+encode_text_frame = _encode_text_frame_py
+if speedups is not None:  # pragma: no cover - depends on the build
+    # Header and payload in one allocation, and ASCII text framed straight from the str: one copy.
+    encode_frame = speedups.encode_frame
+    encode_text_frame = speedups.encode_text_frame
 
 
 def encode_close_payload(code: int | None, reason: str = "") -> bytes:

@@ -2,10 +2,8 @@
 
 A payload may arrive in pieces; ``offset`` is how many payload bytes came before this piece, so the key
 rotates to where the previous piece left off. Pure Python, using one big-integer XOR, which runs at memory
-speed for large payloads. An optional compiled accelerator (``_speedups``, built by ``pip install``
-when a C compiler is present) replaces ``apply_mask`` when it is importable, unless the environment variable
-``LIVEWS_NO_SPEEDUPS`` is set to a non-empty value other than ``0`` at import time, so one test run can check
-the pure path too. Both paths accept any bytes-like ``data`` and raise ValueError for a mask that is not
+speed for large payloads. The optional compiled accelerator (see ``_compiled``) replaces ``apply_mask``
+when it is there. Both paths accept any bytes-like ``data`` and raise ValueError for a mask that is not
 4 bytes.
 
 ``PayloadBuffer`` exists only in the accelerator (it is None on the pure path): a bytes object that a reader
@@ -17,8 +15,9 @@ the pure path keeps copying from the driver's read buffer instead.
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from ._compiled import speedups
 
 __all__ = ["PayloadBuffer", "apply_mask", "unmask_chunks"]
 
@@ -45,12 +44,7 @@ def _unmask_chunks_py(chunks: list[memoryview | bytearray], mask: bytes) -> byte
 apply_mask = _apply_mask_py
 unmask_chunks = _unmask_chunks_py
 PayloadBuffer: Any = None
-if os.environ.get("LIVEWS_NO_SPEEDUPS", "") in ("", "0"):  # pragma: no cover - depends on the build
-    try:
-        from ._speedups import (  # type: ignore[import-not-found,no-redef,unused-ignore]
-            PayloadBuffer,
-            apply_mask,
-            unmask_chunks,
-        )
-    except ImportError:
-        pass
+if speedups is not None:  # pragma: no cover - depends on the build
+    apply_mask = speedups.apply_mask
+    unmask_chunks = speedups.unmask_chunks
+    PayloadBuffer = speedups.PayloadBuffer

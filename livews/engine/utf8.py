@@ -44,9 +44,9 @@ class Utf8Decoder:
         view = memoryview(data)
         for start in range(0, max(len(view), 1), _CHECK_STEP):
             last = final and start + _CHECK_STEP >= len(view)
-            self.decode(view[start : start + _CHECK_STEP], last)  # type: ignore[arg-type]
+            self.decode(view[start : start + _CHECK_STEP], last)
 
-    def decode(self, data: bytes, final: bool = False) -> str:
+    def decode(self, data: bytes | bytearray | memoryview, final: bool = False) -> str:
         try:
             text = self._decoder.decode(data, final)
         except UnicodeDecodeError:
