@@ -76,6 +76,13 @@ class Observed:
         return self._conn.deflate
 
     @property
+    def compressing(self) -> bool:
+        return self._conn.compressing
+
+    def compress_step(self) -> None:
+        self._conn.compress_step()
+
+    @property
     def supports_binary(self) -> bool:
         return self._conn.supports_binary
 
