@@ -158,7 +158,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
         self._ping_payload = b""
         self._last_ping_at: float | None = None
-        self._lost: asyncio.Future[None] | None = None  # set when the server indexes this client
+        self._lost: asyncio.Future[None] | None = None  # made when shutdown or drain waits for this client
         self.id = 0  # numbered when the handshake succeeds
         self.close_code: int | None = None
         self.close_reason = ""
