@@ -393,7 +393,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._behind_proxy(server.trusted_proxies, request.headers)
             request.peer = self.host  # for on_connect (a check by address, such as the console's)
             resource, subprotocol, extensions, deflate = self._accept(request)
-            extra = upgrade_headers(server, resource, request)
+            # Most servers have no header hook: then there is nothing to call or collect.
+            extra = None
+            if server.response_headers is not None or resource.response_headers is not None:
+                extra = upgrade_headers(server, resource, request)
         except HandshakeError as exc:
             if exc.status in (405, 426) and self._answer_plain(exc):
                 return
