@@ -179,7 +179,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             # asyncio's socket transport reads up to ``max_size`` at once: reading a slice at a time spares
             # slicing (and copying) longer reads. Other transports (TLS, uvloop) get sliced as they come.
             transport.max_size = READ_SLICE  # type: ignore[attr-defined]
-        self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
+        server._handshaking.start(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -357,6 +357,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 # (``on_close`` still runs).
                 self.server.loop.call_later(self.server.close_timeout, task.cancel)
         else:
+            self.server._handshaking.done(self)
             self._release_head()
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -414,9 +415,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             conn = Connection(limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        server._handshaking.done(self)
         rest = bytes(head.data[request.consumed :])
         self._head = None
         self.resource = resource
@@ -537,7 +536,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             transport.close()
 
     def _handshake_timed_out(self) -> None:
-        self._timer = None
+        """Past ``handshake_timeout`` without a complete head (``deadlines.py``): drop the connection."""
         if self._conn is None and self._transport is not None:
             _log.debug("handshake from %s:%s timed out", self.host, self.port)
             self._transport.abort()

@@ -23,6 +23,7 @@ from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .bus import Bus, Member, default_node_name, open_bus
+from .deadlines import HandshakeDeadlines
 from .defaults import ResourceDefaults
 from .dispatch import DEFAULT_MAX_PENDING
 from .errors import ErrorLog
@@ -198,6 +199,7 @@ class Server:
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
         self._open = 0  # connections registered and not yet forgotten (what max_connections counts)
         self._head_bytes = 0  # bytes held by incomplete handshake heads (what max_handshake_buffer bounds)
+        self._handshaking = HandshakeDeadlines(self)  # the handshake timeout of every connection, one timer
         #: Every connection with a live transport, still in its handshake or not (shutdown reaches all).
         self._protocols: set[ServerProtocol] = set()
         self._ids = itertools.count(1)
@@ -301,6 +303,7 @@ class Server:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        self._handshaking.stop()
         await self.groups.stop()
         self._stopped.set()
 
