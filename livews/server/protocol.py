@@ -594,7 +594,11 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 transport.write(chunk)
         if conn.close_transport and not transport.is_closing():
             transport.close()
-            self._closing_started()
+            # With nothing left to send, a plain TCP transport is gone at once (connection_lost is on its
+            # way) and no timer is needed; bytes still queued wait for a peer that may never read them, and
+            # a TLS transport has its goodbye to say: that wait is bounded by close_timeout.
+            if self.server.ssl is not None or transport.get_write_buffer_size():
+                self._closing_started()
         elif conn.compressing and not self._stepping:
             self._stepping = True
             self.server.loop.call_soon(self._compress_step)
