@@ -13,7 +13,6 @@ order and applies to the handshakes in progress.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from .server import Server
 
 __all__ = ["HandshakeDeadlines"]
-
-_log = logging.getLogger("livews.server")
 
 
 class HandshakeDeadlines:
@@ -46,9 +43,6 @@ class HandshakeDeadlines:
     def done(self, proto: ServerProtocol) -> None:
         """``proto``'s handshake completed, or it ended: no deadline any more."""
         self._arrived.pop(proto, None)
-
-    def __len__(self) -> int:
-        return len(self._arrived)
 
     def stop(self) -> None:
         """Cancel the timer (the server is closed); the handshakes left are closed by the server."""
