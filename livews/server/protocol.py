@@ -158,7 +158,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
         self._ping_payload = b""
         self._last_ping_at: float | None = None
-        self._lost: asyncio.Future[None] | None = None  # set when the server indexes this client
+        self._lost: asyncio.Future[None] | None = None  # made when shutdown or drain waits for this client
         self.id = 0  # numbered when the handshake succeeds
         self.close_code: int | None = None
         self.close_reason = ""
@@ -179,7 +179,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             # asyncio's socket transport reads up to ``max_size`` at once: reading a slice at a time spares
             # slicing (and copying) longer reads. Other transports (TLS, uvloop) get sliced as they come.
             transport.max_size = READ_SLICE  # type: ignore[attr-defined]
-        self._timer = server.loop.call_later(server.handshake_timeout, self._handshake_timed_out)
+        server._handshaking.start(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -357,6 +357,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 # (``on_close`` still runs).
                 self.server.loop.call_later(self.server.close_timeout, task.cancel)
         else:
+            self.server._handshaking.done(self)
             self._release_head()
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -393,7 +394,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._behind_proxy(server.trusted_proxies, request.headers)
             request.peer = self.host  # for on_connect (a check by address, such as the console's)
             resource, subprotocol, extensions, deflate = self._accept(request)
-            extra = upgrade_headers(server, resource, request)
+            # Most servers have no header hook: then there is nothing to call or collect.
+            extra = None
+            if server.response_headers is not None or resource.response_headers is not None:
+                extra = upgrade_headers(server, resource, request)
         except HandshakeError as exc:
             if exc.status in (405, 426) and self._answer_plain(exc):
                 return
@@ -411,9 +415,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             conn = Connection(limits, deflate=deflate, version=request.version)
         else:
             conn = self._hixie76_accept(request, resource, subprotocol)  # legacy hixie-76
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        server._handshaking.done(self)
         rest = bytes(head.data[request.consumed :])
         self._head = None
         self.resource = resource
@@ -534,7 +536,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             transport.close()
 
     def _handshake_timed_out(self) -> None:
-        self._timer = None
+        """Past ``handshake_timeout`` without a complete head (``deadlines.py``): drop the connection."""
         if self._conn is None and self._transport is not None:
             _log.debug("handshake from %s:%s timed out", self.host, self.port)
             self._transport.abort()
@@ -592,7 +594,11 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 transport.write(chunk)
         if conn.close_transport and not transport.is_closing():
             transport.close()
-            self._closing_started()
+            # With nothing left to send, a plain TCP transport is gone at once (connection_lost is on its
+            # way) and no timer is needed; bytes still queued wait for a peer that may never read them, and
+            # a TLS transport has its goodbye to say: that wait is bounded by close_timeout.
+            if self.server.ssl is not None or transport.get_write_buffer_size():
+                self._closing_started()
         elif conn.compressing and not self._stepping:
             self._stepping = True
             self.server.loop.call_soon(self._compress_step)

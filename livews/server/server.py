@@ -23,6 +23,7 @@ from .accept import quiet_accept_errors
 from .allocator import keep_freed_memory
 from .broadcast import broadcast
 from .bus import Bus, Member, default_node_name, open_bus
+from .deadlines import HandshakeDeadlines
 from .defaults import ResourceDefaults
 from .dispatch import DEFAULT_MAX_PENDING
 from .errors import ErrorLog
@@ -198,6 +199,7 @@ class Server:
         self._by_path: dict[str, dict[ServerProtocol, None]] = {}
         self._open = 0  # connections registered and not yet forgotten (what max_connections counts)
         self._head_bytes = 0  # bytes held by incomplete handshake heads (what max_handshake_buffer bounds)
+        self._handshaking = HandshakeDeadlines(self)  # the handshake timeout of every connection, one timer
         #: Every connection with a live transport, still in its handshake or not (shutdown reaches all).
         self._protocols: set[ServerProtocol] = set()
         self._ids = itertools.count(1)
@@ -283,9 +285,9 @@ class Server:
         for proto in list(self._protocols):
             proto._close_if_handshaking()  # nothing to say goodbye with
         clients = self._live()
+        waiters = self._lost_futures(clients)
         for client in clients:
             client.close(code, reason)
-        waiters = [c._lost for c in clients if c._lost is not None]
         if waiters:
             await asyncio.wait(waiters, timeout=timeout)
         await asyncio.sleep(0)  # let the transports closed above report connection_lost
@@ -301,6 +303,7 @@ class Server:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        self._handshaking.stop()
         await self.groups.stop()
         self._stopped.set()
 
@@ -308,7 +311,7 @@ class Server:
         """Accept nothing new and wait up to ``grace`` seconds for the connected clients to leave."""
         for proto in list(self._protocols):
             proto._close_if_handshaking()  # a handshake under way would only join a server that leaves
-        waiters = [c._lost for c in self._live() if c._lost is not None]
+        waiters = self._lost_futures(self._live())
         if waiters:
             _log.info("draining: %d client(s) have %.1fs to finish", len(waiters), grace)
             await asyncio.wait(waiters, timeout=grace)
@@ -431,12 +434,25 @@ class Server:
         self.connections_total += 1
         self._open += 1
         client.id = next(self._ids)
-        client._lost = self.loop.create_future()
         self._by_path.setdefault(client.path, {})[client] = None
         self.figures.opened(client)
         if _log.isEnabledFor(logging.INFO):
             fields = connection_fields(client)
             _log.info("client #%d opened %s from %s", client.id, client.path, fields["peer"], extra=fields)
+
+    def _lost_futures(self, clients: list[ServerProtocol]) -> list[asyncio.Future[None]]:
+        """A future per client in ``clients`` (registered, not yet forgotten), done when it is forgotten.
+
+        Made here, for shutdown and drain, the only ones that wait for clients to leave, rather than in
+        ``_register``: a future per handshake that nobody awaits was a cost of every connection.
+        """
+        waiters = []
+        for client in clients:
+            lost = client._lost
+            if lost is None:
+                client._lost = lost = self.loop.create_future()
+            waiters.append(lost)
+        return waiters
 
     def _forget(self, client: ServerProtocol) -> None:
         clients = self._by_path.get(client.path)

@@ -63,3 +63,25 @@ async def test_data_after_our_close_frame_is_not_delivered() -> None:
         assert await raw.at_eof()
         raw.close()
     assert seen == ["first"] and closes == [(4000, "")]
+
+
+class FloodsOnRequest(ClosesOnRequest):
+    """Queues far more than loopback's socket buffers hold for a peer that reads none of it."""
+
+    def on_text(self, message: str) -> None:
+        for _ in range(24):
+            self.send(bytes(1024 * 1024))
+
+
+async def test_a_peer_that_closes_but_never_reads_what_is_queued_is_dropped_after_the_close_timeout() -> None:
+    """Once the close is echoed, the server closes TCP; what is still queued must not keep it open forever."""
+    closes.clear()
+    options = {"close_timeout": 4 * UNIT, "max_write_buffer": 64 * 1024 * 1024, "ping_interval": None}
+    async with serving(Resource("/c", FloodsOnRequest), **options) as server:
+        raw = await RawClient.connect(server.port, "/c")
+        raw.send_text("flood me")
+        await eventually(lambda: server.clients("/c")[0].bytes_out > 16 * 1024 * 1024)
+        raw.send_close(3000, "bye")  # and never read a byte
+        await eventually(lambda: closes == [(3000, "bye")])
+        await eventually(lambda: not server.clients("/c"))  # connection_lost: the transport was dropped
+        raw.close()

@@ -121,6 +121,32 @@ async def test_handshake_that_never_completes_is_dropped_after_the_timeout() -> 
         writer.close()
 
 
+async def test_every_stalled_handshake_times_out_and_a_completed_one_stays_open() -> None:
+    """One timer serves every handshake in progress: those that stall are each dropped, whether they came
+    before or after a completed one, while the timer was armed or after it had nothing left to watch."""
+
+    async def stalled() -> asyncio.StreamReader:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /v HTTP/1.1\r\n")
+        await writer.drain()
+        writers.append(writer)
+        return reader
+
+    writers: list[asyncio.StreamWriter] = []
+    async with serving(Resource("/v", Quiet), handshake_timeout=0.2, ping_interval=None) as server:
+        first = await stalled()
+        async with connect(url(server, "/v")) as ws:
+            second = await stalled()
+            assert await asyncio.wait_for(first.read(), 5) == b""
+            assert await asyncio.wait_for(second.read(), 5) == b""
+            third = await stalled()  # the deadlines are all gone: the timer starts again
+            assert await asyncio.wait_for(third.read(), 5) == b""
+            await asyncio.wait_for(await ws.ping(), 5)  # the completed one was never subject to the timeout
+            assert len(server.clients("/v")) == 1
+        for writer in writers:
+            writer.close()
+
+
 async def test_subprotocol_is_chosen_in_the_servers_order() -> None:
     async with serving(Resource("/p", Quiet, subprotocols=["v2.chat", "v1.chat"])) as server:
         async with connect(url(server, "/p"), subprotocols=["v1.chat", "v2.chat"]) as ws:  # type: ignore[list-item]
