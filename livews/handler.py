@@ -53,10 +53,16 @@ class Handler:
     # Shortcuts to the client.
 
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
-        self.client.send_text(text, frame_size=frame_size, compress=compress)
+        if frame_size is None and compress:
+            self.client.send_text(text)  # the usual call: no defaults passed on by keyword
+        else:
+            self.client.send_text(text, frame_size=frame_size, compress=compress)
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
-        self.client.send_binary(data, frame_size=frame_size, compress=compress)
+        if frame_size is None and compress:
+            self.client.send_binary(data)  # the usual call: no defaults passed on by keyword
+        else:
+            self.client.send_binary(data, frame_size=frame_size, compress=compress)
 
     def ping(self, payload: bytes = b"") -> None:
         self.client.ping(payload)

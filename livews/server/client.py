@@ -168,7 +168,10 @@ class Client:
         """Send a text message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
         conn = self._conn
         if conn is not None and conn.state is _OPEN:
-            conn.send_text(text, frame_size=frame_size, compress=compress)
+            if frame_size is None and compress:
+                conn.send_text(text)  # the usual call, without passing the defaults by keyword
+            else:
+                conn.send_text(text, frame_size=frame_size, compress=compress)
             self.messages_out += 1
             batched = self._batched
             if batched < 0:
@@ -182,7 +185,10 @@ class Client:
         """Send a binary message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
         conn = self._conn
         if conn is not None and conn.state is _OPEN:
-            conn.send_binary(data, frame_size=frame_size, compress=compress)
+            if frame_size is None and compress:
+                conn.send_binary(data)  # the usual call, without passing the defaults by keyword
+            else:
+                conn.send_binary(data, frame_size=frame_size, compress=compress)
             self.messages_out += 1
             batched = self._batched
             if batched < 0:
