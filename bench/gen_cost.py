@@ -14,7 +14,6 @@ totals by the difference of the counts: a figure that does not move with the mac
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import resource
 import socket
@@ -33,6 +32,7 @@ from loadgen import (
     use_plain_asyncio,
     wait_until,
 )
+from servers._common import run as run_on_loop
 
 _BENCH = Path(__file__).resolve().parent
 
@@ -88,16 +88,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.plain_asyncio:
         use_plain_asyncio()
-    factory = asyncio.new_event_loop
-    if args.loop == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
     os.sched_setaffinity(0, {0})
     proc, port = _start(args.server)
     try:
-        with asyncio.Runner(loop_factory=factory) as runner:
-            count, cpu = runner.run(_drive(port, args.messages, args.size, args.conns))
+        count, cpu = run_on_loop(_drive(port, args.messages, args.size, args.conns), args.loop)
     finally:
         proc.terminate()
         proc.wait(5)

@@ -32,6 +32,7 @@ from typing import Any
 import psutil
 from loadgen import transport_kind, use_plain_asyncio
 from report import Results, cost_table, cpu_table, loop_table, main_table, summarize, write_chart, write_json
+from servers._common import run as run_on_loop
 from workloads import FULL, QUICK, ROWS, WORKLOADS, Params, Target, Workload
 
 __all__ = ["IMPLEMENTATIONS", "main"]
@@ -509,14 +510,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    # The generator's loop, made like the servers' (servers/_common.run): by a factory, no loop policy.
-    factory = asyncio.new_event_loop
-    if args.gen_loop == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(_run(args))
+    return run_on_loop(_run(args), args.gen_loop)  # the generator's loop, made as the servers' are
 
 
 if __name__ == "__main__":

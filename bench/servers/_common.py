@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "BROADCAST_MESSAGE",
@@ -40,6 +40,8 @@ __all__ = [
     "run",
     "unsupported",
 ]
+
+_T = TypeVar("_T")
 
 HOST = "127.0.0.1"
 
@@ -101,11 +103,13 @@ def parse_args(
     )
 
 
-def run(main: Coroutine[Any, Any, None], loop: str) -> None:
-    """Run ``main`` on a ``loop`` event loop (``asyncio`` or ``uvloop``).
+def run(main: Coroutine[Any, Any, _T], loop: str) -> _T:
+    """Run ``main`` on a ``loop`` event loop (``asyncio`` or ``uvloop``) and return what it returns.
 
     The loop is made by a factory, the way ``python -m livews --loop uvloop`` makes it (no event loop policy,
-    deprecated from Python 3.14), for every implementation alike.
+    deprecated from Python 3.14), for every implementation alike, and for the generator (``run.py``,
+    ``gen_cost.py``). A copy of ``livews.server.loops`` rather than a use of it: a peer's server process
+    never imports livews.
     """
     factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     if loop == "uvloop":
@@ -113,7 +117,7 @@ def run(main: Coroutine[Any, Any, None], loop: str) -> None:
 
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main)
+        return runner.run(main)
 
 
 def deflate_module(name: str) -> Any:

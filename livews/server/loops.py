@@ -3,7 +3,8 @@
 Python picks a loop by factory (``asyncio.Runner(loop_factory=)``, ``asyncio.run(..., loop_factory=)``);
 event loop policies, the older way, are deprecated from Python 3.14. A factory also reaches the live
 server's loop, which is made on a thread of its own (``live.loopthread``). The command line's ``--loop``
-and the bench make the same choice through ``loop_factory``.
+makes its choice through ``loop_factory``; the bench makes the same one with a copy of its own
+(``bench/servers/_common.run``), because a peer's server process must not import livews.
 """
 
 from __future__ import annotations
