@@ -143,6 +143,48 @@ _unmask(unsigned char *dst, const unsigned char *src, Py_ssize_t len, const unsi
     }
 }
 
+/* Bind a METH_FASTCALL|METH_KEYWORDS call's arguments to ``argv`` (n slots, NULL where not given), as
+ * Python binds ``def f(a, b, c=..., ...)``: the first two are required, the rest optional. Returns -1 with
+ * the TypeError Python would raise. */
+static int
+bind_args(const char *fname, const char *const *names, Py_ssize_t n, PyObject *const *args,
+          Py_ssize_t nargs, PyObject *kwnames, PyObject **argv)
+{
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    Py_ssize_t i, j;
+
+    if (nargs > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname, n, nargs);
+        return -1;
+    }
+    for (i = 0; i < nargs; i++) {
+        argv[i] = args[i];
+    }
+    for (i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        for (j = 0; j < n; j++) {
+            if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0) {
+                break;
+            }
+        }
+        if (j == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname, name);
+            return -1;
+        }
+        if (argv[j] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[j]);
+            return -1;
+        }
+        argv[j] = args[nargs + i];
+    }
+    if (argv[0] == NULL || argv[1] == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname,
+                     names[argv[0] == NULL ? 0 : 1]);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -152,37 +194,9 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *
     Py_buffer data, mask;
     unsigned char key4[4];
     unsigned int phase = 0;
-    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    Py_ssize_t i, j;
 
     (void)module;
-    if (nargs > 3) {
-        PyErr_Format(PyExc_TypeError, "apply_mask() takes at most 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    for (i = 0; i < nargs; i++) {
-        argv[i] = args[i];
-    }
-    for (i = 0; i < nkw; i++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
-        for (j = 0; j < 3; j++) {
-            if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0) {
-                break;
-            }
-        }
-        if (j == 3) {
-            PyErr_Format(PyExc_TypeError, "apply_mask() got an unexpected keyword argument %R", name);
-            return NULL;
-        }
-        if (argv[j] != NULL) {
-            PyErr_Format(PyExc_TypeError, "apply_mask() got multiple values for argument '%s'", names[j]);
-            return NULL;
-        }
-        argv[j] = args[nargs + i];
-    }
-    if (argv[0] == NULL || argv[1] == NULL) {
-        PyErr_Format(PyExc_TypeError, "apply_mask() missing required argument '%s'",
-                     argv[0] == NULL ? "data" : "mask");
+    if (bind_args("apply_mask", names, 3, args, nargs, kwnames, argv) < 0) {
         return NULL;
     }
     data_obj = argv[0];
@@ -850,41 +864,13 @@ encode_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
 {
     static const char *const names[4] = {"opcode", "payload", "fin", "rsv1"};
     PyObject *argv[4] = {NULL, NULL, NULL, NULL};
-    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    Py_ssize_t i, j;
     long opcode;
     int fin = 1, rsv1 = 0;
     Py_buffer payload;
     PyObject *frame;
 
     (void)module;
-    if (nargs > 4) {
-        PyErr_Format(PyExc_TypeError, "encode_frame() takes at most 4 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    for (i = 0; i < nargs; i++) {
-        argv[i] = args[i];
-    }
-    for (i = 0; i < nkw; i++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
-        for (j = 0; j < 4; j++) {
-            if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0) {
-                break;
-            }
-        }
-        if (j == 4) {
-            PyErr_Format(PyExc_TypeError, "encode_frame() got an unexpected keyword argument %R", name);
-            return NULL;
-        }
-        if (argv[j] != NULL) {
-            PyErr_Format(PyExc_TypeError, "encode_frame() got multiple values for argument '%s'", names[j]);
-            return NULL;
-        }
-        argv[j] = args[nargs + i];
-    }
-    if (argv[0] == NULL || argv[1] == NULL) {
-        PyErr_Format(PyExc_TypeError, "encode_frame() missing required argument '%s'",
-                     argv[0] == NULL ? "opcode" : "payload");
+    if (bind_args("encode_frame", names, 4, args, nargs, kwnames, argv) < 0) {
         return NULL;
     }
     opcode = PyLong_AsLong(argv[0]);
