@@ -365,7 +365,7 @@ class LiveServer:
 
         def do() -> None:
             target = self._client(client)
-            if code is None and getattr(target, "_hold", None) is not None:
+            if code is None and _hold.is_held(target):
                 target.close(CloseCode.INTERNAL_ERROR, reason or "internal error")
             else:
                 target.close(CloseCode.NORMAL if code is None else code, reason)

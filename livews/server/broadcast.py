@@ -40,7 +40,8 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
     sent = 0
     last = None
     for client in clients:
-        conn = client._conn
+        session = client._session
+        conn = session.conn
         if conn is None or conn.state is not _OPEN:
             continue
         if binary and not conn.supports_binary:
@@ -67,11 +68,11 @@ def broadcast(clients: Iterable[Client], message: str | bytes, *, compress: bool
             if cached is None:
                 cached = frames[key] = conn.encode_message(opcode, data, compress=compress)
             frame, size, last_key = cached, len(cached), key
-        # ``_write_frame`` inline for the common case (no read being dispatched, writing not paused): a
+        # ``write_frame`` inline for the common case (no read being dispatched, writing not paused): a
         # call per recipient measured 11% more broadcast CPU (5,900 instead of 5,300 instructions each).
-        transport = client._transport
-        if client._batched >= 0 or client._drain_waiter is not None or transport is None:
-            client._write_frame(frame)  # behind this client's pending output, or near its hard limit
+        transport = session.transport
+        if session.batched >= 0 or session.drain_waiter is not None or transport is None:
+            session.write_frame(frame)  # behind this client's pending output, or near its hard limit
         else:
             client.messages_out += 1
             client.bytes_out += size

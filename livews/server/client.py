@@ -1,5 +1,8 @@
 """What handlers, the REPL and server listings see of one connection: sending, closing, facts, counters.
 
+A ``Client`` is the public face of a private session (``protocol.ServerProtocol``), which does the work; it
+reads and sends through the session's small interface (``conn``, ``transport``, ``flush()``, ...).
+
 Every method here runs on the server's event loop thread (handlers already do; the live layer hops there).
 Sending is a plain call that encodes the frame and hands it to the transport at once; ``await drain()`` lets a
 producer wait while the client's write buffer is over its high-water mark.
@@ -19,9 +22,11 @@ from ..engine.handshake import Headers
 from ..engine.http import parse_cookies
 
 if TYPE_CHECKING:
-    from ..engine.interface import EngineConnection
+    from collections.abc import Callable
+
     from ..handler import Handler
     from ..resource import Resource
+    from .protocol import ServerProtocol
     from .server import Server
 
 __all__ = ["Client", "ClientState", "ConnectionClosed"]
@@ -67,10 +72,43 @@ class ConnectionClosed(Exception):
 
 
 class Client:
-    """One connected WebSocket client (the server side of it)."""
+    """One connected WebSocket client (the server side of it): what handlers, the REPL and listings see.
 
-    # Facts, set when the handshake succeeds.
-    #: Number of this connection on its server (1, 2, ...), for listings and the REPL.
+    The public face of a connection. The work behind it (reading, the engine, writing, timers, delivering
+    events) is its session's, a private ``ServerProtocol`` (``protocol.py``); a ``Client`` holds the facts
+    and counters, and sends through the session's small interface.
+    """
+
+    # Every fact lives in a slot (idle memory per connection is measured in ``bench/``); ``__dict__`` stays,
+    # empty unless a user puts attributes of their own on a client, and ``__weakref__`` for error records.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_session",
+        "bytes_in",
+        "bytes_out",
+        "close_code",
+        "close_reason",
+        "connected_at",
+        "handler",
+        "headers",
+        "host",
+        "id",
+        "latency",
+        "messages_in",
+        "messages_out",
+        "path",
+        "port",
+        "query_string",
+        "resource",
+        "scheme",
+        "server",
+        "subprotocol",
+        "version",
+    )
+
+    # Facts, set when the handshake succeeds (``host`` and ``port`` when the TCP connection is made).
+    #: Number of this connection on its server (1, 2, ...), for listings and the REPL; 0 until the handshake.
     id: int
     server: Server
     resource: Resource
@@ -95,13 +133,19 @@ class Client:
     close_code: int | None
     close_reason: str
 
-    _conn: EngineConnection | None
-    _transport: asyncio.Transport | None
-    _drain_waiter: asyncio.Future[None] | None
-    #: While a read is dispatched, about how many bytes were sent since the batch was last written (they
-    #: are written once, when it is done); -1 when no read is dispatched (a send is written at once).
-    _batched: int
-    _write_limit: int  # the write buffer's high-water mark: a batch that grows past it is written at once
+    def __init__(self, session: ServerProtocol, server: Server) -> None:
+        self._session = session
+        self.server = server
+        self.id = 0
+        self.handler = None
+        self.host = "?"
+        self.port = 0
+        self.path = ""
+        self.query_string = ""
+        self.latency = None
+        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
+        self.close_code = None
+        self.close_reason = ""
 
     # ---------------------------------------------------------------------------------------- facts
 
@@ -137,12 +181,13 @@ class Client:
     @property
     def open(self) -> bool:
         """True while messages can be sent."""
-        return self._conn is not None and self._conn.state is _OPEN
+        conn = self._session.conn
+        return conn is not None and conn.state is _OPEN
 
     @property
     def state(self) -> ClientState:
         """``CONNECTING`` until the handshake is done, then the engine connection's state by the same name."""
-        conn = self._conn
+        conn = self._session.conn
         return ClientState.CONNECTING if conn is None else ClientState[conn.state.name]
 
     @property
@@ -166,54 +211,59 @@ class Client:
 
     def send_text(self, text: str, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a text message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
-        conn = self._conn
+        session = self._session
+        conn = session.conn
         if conn is not None and conn.state is _OPEN:
             if frame_size is None and compress:
                 conn.send_text(text)  # the usual call, without passing the defaults by keyword
             else:
                 conn.send_text(text, frame_size=frame_size, compress=compress)
             self.messages_out += 1
-            batched = self._batched
+            # The session's ``sent``, inline: a call less on every send.
+            batched = session.batched
             if batched < 0:
-                self._flush()
+                session.flush()
             else:
-                self._batched = batched = batched + len(text)
-                if batched > self._write_limit:
-                    self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
+                session.batched = batched = batched + len(text)
+                if batched > session.write_limit:
+                    session.flush()
 
     def send_binary(self, data: bytes, *, frame_size: int | None = None, compress: bool = True) -> None:
         """Send a binary message (fragmented into ``frame_size``-byte frames if given); dropped if closed."""
-        conn = self._conn
+        session = self._session
+        conn = session.conn
         if conn is not None and conn.state is _OPEN:
             if frame_size is None and compress:
                 conn.send_binary(data)  # the usual call, without passing the defaults by keyword
             else:
                 conn.send_binary(data, frame_size=frame_size, compress=compress)
             self.messages_out += 1
-            batched = self._batched
+            batched = session.batched  # as in send_text
             if batched < 0:
-                self._flush()
+                session.flush()
             else:
-                self._batched = batched = batched + len(data)
-                if batched > self._write_limit:
-                    self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
+                session.batched = batched = batched + len(data)
+                if batched > session.write_limit:
+                    session.flush()
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping; the pong reaches the handler's ``on_pong``. At most 125 bytes."""
-        conn = self._conn
+        session = self._session
+        conn = session.conn
         if conn is not None:
             conn.send_ping(payload)
-            self._flush()
+            session.flush()
 
     def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
         """Start the closing handshake; ``ValueError`` for a code or reason that may not be sent."""
-        conn = self._conn
+        session = self._session
+        conn = session.conn
         if conn is None or conn.state is not _OPEN:
             check_close(code, reason)  # refused the same way when there is nothing left to close
             return
         conn.send_close(code, reason)  # validates code and reason
-        self._flush()
-        self._closing_started()
+        session.flush()
+        session.closing_started()
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark (returns at once if it is).
@@ -221,31 +271,37 @@ class Client:
         Raises ``ConnectionClosed`` once the connection is closing or closed, so a producer loop
         ``send(...); await drain()`` ends when its client goes away.
         """
-        waiter = self._drain_waiter
+        session = self._session
+        waiter = session.drain_waiter
         if waiter is not None:
             await asyncio.shield(waiter)
-        conn = self._conn
-        transport = self._transport
+        conn = session.conn
+        transport = session.transport
         # A transport that is closing drops what is written and tells us only on the next loop turn.
         if conn is None or conn.state is not _OPEN or transport is None or transport.is_closing():
             raise ConnectionClosed(self.close_code, self.close_reason)
 
-    # ------------------------------------------------------------------------- implemented by protocol
+    # --------------------------------------------------------------------------------- for the live layer
 
-    def _flush(self) -> None:
-        raise NotImplementedError
+    def in_call(self) -> bool:
+        """Whether an ``async`` handler method of this connection is running (its events wait meanwhile).
 
-    def _write_frame(self, frame: bytes) -> None:
-        raise NotImplementedError
+        A connection held for the debugger waits in the same queue but runs nothing: not in a call.
+        """
+        dispatcher = self._session.dispatcher
+        return dispatcher is not None and dispatcher.in_call()
 
-    def _closing_started(self) -> None:
-        raise NotImplementedError
+    def after_call(self, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` once the running ``async`` method ended, before the next event (now if none)."""
+        dispatcher = self._session.dispatcher
+        if dispatcher is None:
+            callback()
+        else:
+            dispatcher.after_call(callback)
 
     def __repr__(self) -> str:
-        where = f"{self.host}:{self.port}" if hasattr(self, "host") else "?"
-        path = getattr(self, "path", "?")
-        query = getattr(self, "query_string", "")
-        return f"<Client #{self.id} {where} {path}{'?' + query if query else ''} {self.state}>"
+        query = f"?{self.query_string}" if self.query_string else ""
+        return f"<Client #{self.id} {self.host}:{self.port} {self.path}{query} {self.state}>"
 
     def info(self) -> dict[str, Any]:
         """The facts of this client as a plain dict (for tables and logs)."""

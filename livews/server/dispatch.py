@@ -1,6 +1,8 @@
 """Delivering engine events to a connection's handler: in order, isolated, ``on_close`` exactly once and last.
 
-A mixin of ``ServerProtocol``; it knows handlers and events, not sockets or handshakes. The rules:
+One ``Dispatcher`` per connection, made by its session (``ServerProtocol``) once the handshake succeeded; it
+knows handlers and events, not sockets or handshakes, and asks the session for what touches the wire (read
+pausing, a close after an error). The rules:
 
 - The method is looked up on the handler instance at every event, so a class swapped by the live layer
   takes effect from the next event on.
@@ -33,8 +35,6 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from ..engine.codes import CloseCode
-from ..engine.connection import State
 from ..engine.events import BinaryMessage, CloseReceived, PongReceived, TextMessage
 from .client import ConnectionClosed
 from .hold import Hold, connection_ending, start_hold
@@ -42,25 +42,16 @@ from .records import connection_fields
 
 if TYPE_CHECKING:
     from ..engine.events import Event
-    from ..engine.interface import EngineConnection
     from ..handler import Handler
-    from .server import Server
+    from .client import Client
+    from .protocol import ServerProtocol
 
 __all__ = ["Dispatcher"]
-
-#: Engine states as module constants: ``State.OPEN`` is a metaclass ``__getattr__`` call on Python 3.11
-#: (about ten times a global's cost), and these are read on every send.
-_OPEN = State.OPEN
-_CLOSED = State.CLOSED
 
 _log = logging.getLogger("livews.server")
 
 #: Events waiting behind an ``async`` handler method before reading pauses (``Server(max_pending_events=)``).
 DEFAULT_MAX_PENDING = 64
-
-#: Bytes still read from a client once its backlog has paused reading, so that a close frame sent right
-#: behind the backlog is answered at once rather than once the backlog has drained.
-_PAUSED_READ_ALLOWANCE = 16 * 1024
 
 _Pending = deque[tuple[str, tuple[Any, ...]]]
 
@@ -69,36 +60,36 @@ _HELD: Any = object()
 
 
 class Dispatcher:
-    """Event delivery for one connection (mixed into ``ServerProtocol``, which sets these attributes)."""
+    """Event delivery for one connection: the handler of ``client``, fed by the session's reads."""
 
-    server: Server
-    handler: Handler | None
-    id: int
-    path: str
-    messages_in: int
-    close_code: int | None
-    close_reason: str
-    _conn: EngineConnection | None
-    _transport: asyncio.Transport | None
-    _queue: _Pending | None  # not None while an async method runs: later events wait here
-    _task: asyncio.Task[None] | None
-    _reading_paused: bool
-    _read_allowance: int  # bytes still read while _reading_paused (so a close frame gets through)
-    _held: list[Event] | None  # events over one loop turn's budget, delivered on the next turn
-    _unparsed: bytes  # a long read, given to the engine a slice at a time
-    _unparsed_at: int  # where the next slice of it starts
-    _yielding: bool  # reading is paused until held events and unparsed bytes are through
-    _closed_reported: bool
-    _failed: bool  # a handler method raised: only on_close is delivered from now on
-    _hold: Hold | None  # held for the debugger: later events wait in _queue until retry/skip/close
-    _after_call: list[Callable[[], object]] | None  # run once the running async method has ended
+    __slots__ = (
+        "_after_call",
+        "_closed_reported",
+        "_failed",
+        "_queue",
+        "_session",
+        "client",
+        "hold",
+        "server",
+        "task",
+    )
+
+    def __init__(self, session: ServerProtocol, client: Client) -> None:
+        self._session = session
+        self.client = client
+        self.server = client.server
+        self._queue: _Pending | None = None  # not None while an async method runs: later events wait here
+        #: The task running an ``async`` method and what waited behind it, if one runs.
+        self.task: asyncio.Task[None] | None = None
+        self._closed_reported = False
+        self._failed = False  # a handler method raised: only on_close is delivered from now on
+        #: Held for the debugger (``hold.py``): later events wait in the queue until retry/skip/close.
+        self.hold: Hold | None = None
+        self._after_call: list[Callable[[], object]] | None = None  # run once the running async call ended
 
     def in_call(self) -> bool:
-        """Whether an ``async`` handler method of this connection is running (its events wait meanwhile).
-
-        A connection held for the debugger waits in the same queue but runs nothing: not in a call.
-        """
-        return self._queue is not None and self._hold is None
+        """Whether an ``async`` handler method is running (its events wait meanwhile); not while held."""
+        return self._queue is not None and self.hold is None
 
     def after_call(self, callback: Callable[[], object]) -> None:
         """Run ``callback()`` once the running ``async`` method ended, before the next event (now if none)."""
@@ -115,30 +106,20 @@ class Dispatcher:
             try:
                 callback()
             except Exception:
-                _log.exception("%s: a callback after the handler's call raised", self)
+                _log.exception("%s: a callback after the handler's call raised", self.client)
 
-    def _dispatch_pending(self, conn: EngineConnection) -> None:
-        """Deliver every event the engine has, including a failure it held back until earlier messages."""
-        held = self._held
-        if held is not None:  # they came before anything the engine has now
-            self._held = None
-            self._dispatch(held)
-        self._unparsed, self._unparsed_at = b"", 0  # the engine has ended (EOF parses them first)
-        events = conn.events_received()
-        while events:
-            self._dispatch(events)
-            events = conn.events_received()
-
-    def _dispatch(self, events: list[Event]) -> None:
+    def dispatch(self, events: list[Event]) -> None:
+        """Deliver ``events`` to the handler, in order: plain methods inline, the rest behind the queue."""
+        client = self.client
         for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
                 if TYPE_CHECKING:  # what the test above says, for mypy (which does not follow ``kind``)
                     assert isinstance(event, (TextMessage, BinaryMessage))
-                self.messages_in += 1
-                handler = self.handler
+                client.messages_in += 1
+                handler = client.handler
                 if self._queue is not None or self._failed or handler is None:
-                    self._call("on_text" if kind is TextMessage else "on_binary", (event.data,))
+                    self.call("on_text" if kind is TextMessage else "on_binary", (event.data,))
                     continue
                 # The hot path: a plain method, called inline.
                 started = perf_counter()
@@ -169,30 +150,23 @@ class Dispatcher:
             elif kind is PongReceived:
                 if TYPE_CHECKING:
                     assert isinstance(event, PongReceived)
-                self._pong(event.payload)
+                self._session.pong_received(event.payload)  # keepalive's bookkeeping
+                self.call("on_pong", (event.payload,))
             # PingReceived: the engine has queued the pong
 
-    def _pong(self, payload: bytes) -> None:
-        self._call("on_pong", (payload,))
-
-    def _call(self, name: str, args: tuple[Any, ...]) -> None:
+    def call(self, name: str, args: tuple[Any, ...]) -> None:
         """Deliver one event to the handler, in order, isolating any error it raises."""
         if self._closed_reported and name != "on_close":
             return
         queue = self._queue
         if queue is not None:
             queue.append((name, args))
-            if (
-                len(queue) > self.server.max_pending_events
-                and not self._reading_paused
-                and self._transport is not None
-            ):
+            if len(queue) > self.server.max_pending_events:
                 # Reading stops after a few more bytes: a close frame right behind the backlog still
                 # reaches the engine, which answers it at once (the events wait in order).
-                self._reading_paused = True
-                self._read_allowance = _PAUSED_READ_ALLOWANCE
+                self._session.pause_for_backlog()
             return
-        handler = self.handler
+        handler = self.client.handler
         if handler is None or (self._failed and name != "on_close"):
             return
         result = self._invoke(handler, name, args)
@@ -204,14 +178,14 @@ class Dispatcher:
 
         ``None``: the call is over (it returned, ended on ``ConnectionClosed``, or raised and the connection
         is closing with 1011). ``_HELD``: it raised and the connection is held for the debugger. The plain
-        message branch of ``_dispatch`` keeps its own inline copy of this, so the hot path makes no extra
+        message branch of ``dispatch`` keeps its own inline copy of this, so the hot path makes no extra
         call; every other delivery comes through here.
         """
         started = perf_counter()
         try:
             result = getattr(handler, name)(*args)
         except ConnectionClosed:
-            _log.debug("%s: %s ended on a closed connection", self, name)
+            _log.debug("%s: %s ended on a closed connection", self.client, name)
             return None
         except BaseException:  # KeyboardInterrupt, SystemExit too
             return _HELD if self._handler_failed(name, args) else None
@@ -224,10 +198,32 @@ class Dispatcher:
 
     def _start_async(self, name: str, coro: Any, args: tuple[Any, ...] = ()) -> None:
         self._queue = deque()
-        task = self.server.loop.create_task(self._run_async(name, coro, args))
-        self._task = task
+        self.run_queued(name, coro, args)
+
+    def run_queued(self, name: str = "", first: Any = None, args: tuple[Any, ...] = ()) -> None:
+        """Deliver ``first`` (a coroutine, if any) and then the queued events in a task of the server's."""
+        task = self.server.loop.create_task(self._run_async(name, first, args))
+        self.task = task
         self.server._tasks.add(task)
         task.add_done_callback(self.server._tasks.discard)
+
+    def start_queue(self) -> None:
+        """Make later events wait in the queue (a hold starts) if nothing queues them yet."""
+        if self._queue is None:
+            self._queue = deque()
+
+    def requeue(self, name: str, args: tuple[Any, ...]) -> None:
+        """Put an event back at the head of the queue (a held event to retry)."""
+        assert self._queue is not None
+        self._queue.appendleft((name, args))
+
+    def backlog(self) -> int:
+        """Events waiting in the queue."""
+        return 0 if self._queue is None else len(self._queue)
+
+    def only_close_from_now(self) -> None:
+        """Deliver nothing but ``on_close`` from now on (as after a handler error)."""
+        self._failed = True
 
     async def _run_async(self, name: str, first: Any, args: tuple[Any, ...] = ()) -> None:
         """Await a coroutine handler method, then deliver queued events, until it is empty or held."""
@@ -240,7 +236,7 @@ class Dispatcher:
                     try:
                         await pending
                     except ConnectionClosed:
-                        _log.debug("%s: %s ended on a closed connection", self, name)
+                        _log.debug("%s: %s ended on a closed connection", self.client, name)
                     except asyncio.CancelledError:
                         raise
                     except BaseException:  # KeyboardInterrupt, SystemExit too
@@ -254,12 +250,9 @@ class Dispatcher:
                 if not queue:
                     break
                 name, args = queue.popleft()
-                if self._reading_paused and len(queue) <= self.server.max_pending_events // 2:
-                    self._reading_paused = False
-                    transport = self._transport
-                    if transport is not None and not transport.is_closing() and not self._yielding:
-                        transport.resume_reading()
-                handler = self.handler
+                if len(queue) <= self.server.max_pending_events // 2:
+                    self._session.backlog_drained()
+                handler = self.client.handler
                 if handler is None or (self._failed and name != "on_close"):
                     continue
                 pending = self._invoke(handler, name, args)
@@ -271,80 +264,74 @@ class Dispatcher:
             self._cancelled(queue, pending)
             raise
         finally:
-            if self._hold is None:
+            if self.hold is None:
                 self._queue = None
-            self._task = None
+            self.task = None
 
     def _cancelled(self, queue: _Pending, pending: Any) -> None:
         """The server cancelled this task (shutdown): still give ``on_close`` its one call if it is due."""
         if pending is not None:
             pending.close()
+        handler = self.client.handler
         for name, args in queue:
-            if name == "on_close" and self.handler is not None:
+            if name == "on_close" and handler is not None:
                 try:
-                    result = self.handler.on_close(*args)
+                    result = handler.on_close(*args)
                 except BaseException:  # KeyboardInterrupt, SystemExit too
                     _log.exception(
-                        "%s.on_close raised",
-                        type(self.handler).__qualname__,
-                        extra=connection_fields(self),  # type: ignore[arg-type]
+                        "%s.on_close raised", type(handler).__qualname__, extra=connection_fields(self.client)
                     )
                     return
                 if result is not None and asyncio.iscoroutine(result):
                     result.close()  # no loop time left for an async on_close at shutdown
-                    _log.debug("%s: async on_close skipped at shutdown", self)
+                    _log.debug("%s: async on_close skipped at shutdown", self.client)
                 return
 
     def _held_the_loop(self, name: str, seconds: float) -> None:
-        self.server.slow_calls.note(self.handler, name, seconds, self.id, self.path)
+        client = self.client
+        self.server.slow_calls.note(client.handler, name, seconds, client.id, client.path)
 
     def _handler_failed(self, name: str, args: tuple[Any, ...] = ()) -> bool:
         """Record and log the error being handled; close with 1011, or hold (then return True)."""
         server = self.server
+        client = self.client
         server.handler_errors += 1
-        what = f"{type(self.handler).__qualname__}.{name} raised"
-        conn = self._conn
-        if server.debug_on_error and name != "on_close" and conn is not None and conn.state is _OPEN:
-            record = server.errors.add("handler", self, name, what, outcome="held")
-            start_hold(self, name, args, record)  # type: ignore[arg-type]  # always a ServerProtocol
+        what = f"{type(client.handler).__qualname__}.{name} raised"
+        if server.debug_on_error and name != "on_close" and client.open:
+            record = server.errors.add("handler", client, name, what, outcome="held")
+            start_hold(self, name, args, record)
             _log.error(
                 "%s; holding %s for the debugger (error #%d: retry, skip or close it; closed with 1011 "
                 "after %.0fs)",
                 what,
-                self,
+                client,
                 record.number,
                 server.debug_hold_timeout,
                 exc_info=True,
-                extra={"livews_error": record, **connection_fields(self)},  # type: ignore[arg-type]
+                extra={"livews_error": record, **connection_fields(client)},
             )
             return True
         record = server.errors.add(
-            "handler", self, name, what, outcome="closed 1011" if name != "on_close" else ""
+            "handler", client, name, what, outcome="closed 1011" if name != "on_close" else ""
         )
         _log.exception(
             "%s; closing %s with 1011",
             what,
-            self,
-            extra={"livews_error": record, **connection_fields(self)},  # type: ignore[arg-type]
+            client,
+            extra={"livews_error": record, **connection_fields(client)},
         )
         if name == "on_close":
             return False
         self._failed = True
-        conn = self._conn
-        if conn is not None and conn.state is not _CLOSED:
-            conn.fail(CloseCode.INTERNAL_ERROR, "internal error")  # no internals on the wire
-            self._flush()
-            self._dispatch_pending(conn)
+        self._session.fail_after_error()  # no internals on the wire
         return False
 
     def _connection_ended(self, event: CloseReceived) -> None:
         if self._closed_reported:
             return
         self._closed_reported = True
-        self.close_code, self.close_reason = event.code, event.reason
-        self._call("on_close", (event.code, event.reason))
-        if self._hold is not None:
-            connection_ending(self)  # type: ignore[arg-type]
-
-    def _flush(self) -> None:
-        raise NotImplementedError
+        client = self.client
+        client.close_code, client.close_reason = event.code, event.reason
+        self.call("on_close", (event.code, event.reason))
+        if self.hold is not None:
+            connection_ending(self)

@@ -30,10 +30,11 @@ from ..engine.codes import CloseCode
 if TYPE_CHECKING:
     import asyncio
 
+    from .client import Client
+    from .dispatch import Dispatcher
     from .errors import ErrorRecord
-    from .protocol import ServerProtocol
 
-__all__ = ["Hold", "retry", "skip"]
+__all__ = ["Hold", "is_held", "retry", "skip"]
 
 _log = logging.getLogger("livews.server")
 
@@ -48,83 +49,84 @@ class Hold:
     timer: asyncio.TimerHandle | None = None
 
 
-def start_hold(client: ServerProtocol, name: str, args: tuple[Any, ...], record: ErrorRecord) -> None:
-    """Hold ``client`` on its failed event: later events queue, the hold timer starts."""
-    from collections import deque
-
-    server = client.server
+def start_hold(dispatcher: Dispatcher, name: str, args: tuple[Any, ...], record: ErrorRecord) -> None:
+    """Hold a connection on its failed event: later events queue, the hold timer starts."""
+    server = dispatcher.server
     hold = Hold(name, args, record)
-    hold.timer = server.loop.call_later(server.debug_hold_timeout, _timed_out, client, hold)
-    client._hold = hold
-    if client._queue is None:
-        client._queue = deque()
+    hold.timer = server.loop.call_later(server.debug_hold_timeout, _timed_out, dispatcher, hold)
+    dispatcher.hold = hold
+    dispatcher.start_queue()
 
 
-def retry(client: ServerProtocol) -> None:
+def is_held(client: Client) -> bool:
+    """Whether ``client`` is held for the debugger after a handler error."""
+    return client._session.held_error() is not None
+
+
+def retry(client: Client) -> None:
     """Deliver the failed event again (to the handler's class as it is now), then the events that waited."""
-    hold = _end(client, "retried")
-    assert client._queue is not None
-    client._queue.appendleft((hold.name, hold.args))
-    _drain(client)
+    dispatcher = _held(client)
+    hold = _end(dispatcher, "retried")
+    dispatcher.requeue(hold.name, hold.args)
+    _drain(dispatcher)
 
 
-def skip(client: ServerProtocol) -> None:
+def skip(client: Client) -> None:
     """Drop the failed event and deliver the events that waited behind it."""
-    _end(client, "skipped")
-    _drain(client)
+    dispatcher = _held(client)
+    _end(dispatcher, "skipped")
+    _drain(dispatcher)
 
 
-def connection_ending(client: ServerProtocol) -> None:
+def connection_ending(dispatcher: Dispatcher) -> None:
     """The peer closed (or was lost) while held: drop what waited, deliver ``on_close`` (queued last)."""
-    if client._hold is None:
+    if dispatcher.hold is None:
         return
-    _end(client, f"closed while held ({client.close_code})")
-    client._failed = True  # only on_close is delivered from now on
-    _drain(client)
+    _end(dispatcher, f"closed while held ({dispatcher.client.close_code})")
+    dispatcher.only_close_from_now()
+    _drain(dispatcher)
 
 
-def _end(client: ServerProtocol, outcome: str) -> Hold:
-    hold = client._hold
-    if hold is None:
+def _held(client: Client) -> Dispatcher:
+    dispatcher = client._session.dispatcher
+    if dispatcher is None or dispatcher.hold is None:
         raise ValueError(f"{client!r} is not held")
-    client._hold = None
+    return dispatcher
+
+
+def _end(dispatcher: Dispatcher, outcome: str) -> Hold:
+    hold = dispatcher.hold
+    assert hold is not None
+    dispatcher.hold = None
     if hold.timer is not None:
         hold.timer.cancel()
     hold.record.held = False
     hold.record.outcome = outcome
-    client.server.errors.released(hold.record)
+    dispatcher.server.errors.released(hold.record)
     return hold
 
 
-def _drain(client: ServerProtocol) -> None:
+def _drain(dispatcher: Dispatcher) -> None:
     """Deliver the waiting events in a task (in order, as behind an async method); resume reading."""
-    queue = client._queue
-    assert queue is not None
-    server = client.server
-    if client._reading_paused and len(queue) <= server.max_pending_events // 2:
-        client._reading_paused = False
-        transport = client._transport
-        if transport is not None and not transport.is_closing():
-            transport.resume_reading()
-    if client._task is not None:
+    if dispatcher.backlog() <= dispatcher.server.max_pending_events // 2:
+        dispatcher.client._session.backlog_drained()
+    if dispatcher.task is not None:
         return  # a task still runs (the hold started inside it and it is about to end): it delivers them
-    task = server.loop.create_task(client._run_async("", None))
-    client._task = task
-    server._tasks.add(task)
-    task.add_done_callback(server._tasks.discard)
+    dispatcher.run_queued()
 
 
-def _timed_out(client: ServerProtocol, hold: Hold) -> None:
-    if client._hold is not hold:
+def _timed_out(dispatcher: Dispatcher, hold: Hold) -> None:
+    if dispatcher.hold is not hold:
         return
     hold.timer = None
+    client = dispatcher.client
     _log.warning(
         "%s: held %.0fs after error #%d with nobody attending; closing it with 1011",
         client,
-        client.server.debug_hold_timeout,
+        dispatcher.server.debug_hold_timeout,
         hold.record.number,
     )
-    _end(client, "hold timed out; closed 1011")
-    client._failed = True  # as without the hold: only on_close from now on
+    _end(dispatcher, "hold timed out; closed 1011")
+    dispatcher.only_close_from_now()  # as without the hold: only on_close from now on
     client.close(CloseCode.INTERNAL_ERROR, "internal error")
-    _drain(client)
+    _drain(dispatcher)

@@ -33,7 +33,8 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
         await asyncio.sleep(tick)
         now = time.monotonic()
         for client in server._live():
-            if client._pong_overdue(now, timeout):
+            session = client._session
+            if session.pong_overdue(now, timeout):
                 _log.info(
                     "closing %s:%s: no pong within %.1fs",
                     client.host,
@@ -41,6 +42,6 @@ async def keepalive(server: Server, interval: float, timeout: float) -> None:
                     timeout,
                     extra=connection_fields(client),
                 )
-                client._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-            elif client._ping_due(now, interval):
-                client._keepalive_ping(next(counter).to_bytes(8, "big"), now)
+                session.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            elif session.ping_due(now, interval):
+                session.keepalive_ping(next(counter).to_bytes(8, "big"), now)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.codes import CloseCode
 
 if TYPE_CHECKING:
-    from .protocol import ServerProtocol
+    from .client import Client
     from .server import Server
 
 __all__ = ["Figures", "ResourceFigures", "prometheus_text"]
@@ -49,13 +49,13 @@ class Figures:
         self.reloads = 0
         self.reloads_failed = 0
 
-    def opened(self, client: ServerProtocol) -> None:
+    def opened(self, client: Client) -> None:
         figures = self.by_resource.get(client.resource.path)
         if figures is None:
             figures = self.by_resource[client.resource.path] = ResourceFigures()
         figures.connections_total += 1
 
-    def closed(self, client: ServerProtocol) -> None:
+    def closed(self, client: Client) -> None:
         self.closes[client.close_code or CloseCode.ABNORMAL] += 1
         figures = self.by_resource.get(client.resource.path)
         if figures is not None:

@@ -49,6 +49,10 @@ _CLOSED = State.CLOSED
 
 _log = logging.getLogger("livews.server")
 
+#: Bytes still read from a client once its handler's backlog has paused reading, so that a close frame sent
+#: right behind the backlog is answered at once rather than once the backlog has drained.
+_PAUSED_READ_ALLOWANCE = 16 * 1024
+
 #: Messages and other events one loop turn delivers to a connection's handler. A read of tiny messages can
 #: hold tens of thousands (256 KiB of 1-byte frames is about 37,000): past this many the rest is held,
 #: reading pauses, and delivery resumes on the next loop turn, after every other connection that had bytes
@@ -67,8 +71,13 @@ READ_SLICE = 64 * 1024
 DIRECT_READ_SIZE = 16 * 1024
 
 
-class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
-    """One connection, from the first byte of its handshake to ``connection_lost``.
+class ServerProtocol(asyncio.BaseProtocol):
+    """One connection's session, from the first byte of its handshake to ``connection_lost``.
+
+    The asyncio side of a connection: it owns the transport and, once the handshake succeeded, the engine
+    connection (``conn``) and the ``Dispatcher`` that delivers its events; ``client`` is the public
+    ``Client`` it works for. Its interface to those two and to the server's other modules is the attributes
+    and methods without a leading underscore.
 
     A streaming protocol (``data_received``, ``eof_received``) deriving from ``BaseProtocol``, not
     ``asyncio.Protocol``: asyncio reads with ``get_buffer`` into any ``BufferedProtocol`` and calls
@@ -76,92 +85,66 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
     ``asyncio.Protocol``, so ``DirectReadProtocol`` must not inherit that class to read directly there.
     """
 
-    # Every attribute the server sets lives in a slot: with more than 30 of them an instance dict would stop
-    # sharing its keys and cost over a kilobyte per connection. ``__dict__`` stays (the mixins have no
-    # slots), empty unless a user puts attributes of their own on a client.
     __slots__ = (
-        "_after_call",
-        "_batched",
-        "_closed_reported",
-        "_conn",
-        "_drain_waiter",
-        "_failed",
         "_head",
         "_head_held",
         "_held",
-        "_hold",
         "_last_ping_at",
-        "_lost",
         "_max_write_buffer",
         "_ping_payload",
         "_ping_sent_at",
-        "_queue",
         "_read_allowance",
         "_reading_paused",
         "_stepping",
-        "_task",
         "_timer",
-        "_transport",
         "_unparsed",
         "_unparsed_at",
-        "_write_limit",
         "_yielding",
-        "bytes_in",
-        "bytes_out",
-        "close_code",
-        "close_reason",
-        "connected_at",
-        "handler",
-        "headers",
-        "host",
-        "id",
-        "latency",
-        "messages_in",
-        "messages_out",
-        "path",
-        "port",
-        "query_string",
-        "resource",
-        "scheme",
+        "batched",
+        "client",
+        "conn",
+        "dispatcher",
+        "drain_waiter",
+        "lost",
         "server",
-        "subprotocol",
-        "version",
+        "transport",
+        "write_limit",
     )
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.handler = None
-        self.latency = None
-        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
-        self._conn = None
-        self._transport = None
-        self._drain_waiter = None
+        self.client = Client(self, server)
+        #: The engine connection, from the handshake on (``None`` before it).
+        self.conn: EngineConnection | None = None
+        #: Delivers the engine's events to the handler, from the handshake on (``None`` before it).
+        self.dispatcher: Dispatcher | None = None
+        self.transport: asyncio.Transport | None = None
+        #: Set while writing is paused (over the high-water mark); done when it resumes or the client is lost.
+        self.drain_waiter: asyncio.Future[None] | None = None
         self._stepping = False
         self._head: HeadReader | None = HeadReader(server.limits)  # the request head so far
         self._head_held = 0  # bytes of it counted in the server's budget for incomplete heads
         self._timer: asyncio.TimerHandle | None = None
-        self._queue = None
-        self._task = None
-        self._reading_paused = False
-        self._read_allowance = 0
-        self._held = None
+        self._reading_paused = False  # by a handler's backlog (``pause_for_backlog``)
+        self._read_allowance = 0  # bytes still read while _reading_paused (so a close frame gets through)
+        self._held: list[Event] | None = None  # events past one turn's budget, delivered on the next
         self._unparsed = b""  # a long read, given to the engine a slice at a time from _unparsed_at on
         self._unparsed_at = 0
-        self._yielding = False
-        self._closed_reported = False
-        self._failed = False
-        self._hold = None
-        self._after_call = None
-        self._batched = -1  # bytes sent while a read is dispatched (-1: none is)
-        self._write_limit = server.write_limit
+        self._yielding = False  # reading is paused until held events and unparsed bytes are through
+        #: While a read is dispatched, about how many bytes were sent since the batch was last written (they
+        #: are written once, when it is done); -1 when no read is dispatched (a send is written at once).
+        self.batched = -1
+        #: The write buffer's high-water mark: a batch that grows past it is written at once.
+        self.write_limit = server.write_limit
         self._max_write_buffer = server.max_write_buffer
         self._ping_sent_at: float | None = None  # keepalive: when the unanswered ping went out
         self._ping_payload = b""
         self._last_ping_at: float | None = None
-        self._lost: asyncio.Future[None] | None = None  # made when shutdown or drain waits for this client
-        self.id = 0  # numbered when the handshake succeeds
-        self.close_code: int | None = None
-        self.close_reason = ""
+        #: Made when shutdown or drain waits for this client; done when the server forgets it.
+        self.lost: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        return repr(self.client)
 
     # ------------------------------------------------------------------------------ asyncio callbacks
 
@@ -169,9 +152,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         # A stream transport; not checked with isinstance: uvloop's implement asyncio.Transport's methods
         # without deriving from it.
         transport = cast(asyncio.Transport, transport)
-        self._transport = transport
+        self.transport = transport
         peer = transport.get_extra_info("peername") or ("?", 0)
-        self.host, self.port = peer[0], peer[1]
+        client = self.client
+        client.host, client.port = peer[0], peer[1]
         server = self.server
         server._protocols.add(self)
         transport.set_write_buffer_limits(high=server.write_limit, low=server.write_limit // 4)
@@ -183,12 +167,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            conn = self._conn
+            conn = self.conn
             if conn is None:
                 self._handshake_data(data)
                 return
             size = len(data)
-            self.bytes_in += size
+            self.client.bytes_in += size
             if self._reading_paused:
                 self._spend_read_allowance(size)
             if size > READ_SLICE:
@@ -202,7 +186,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._deliver(conn, events)
                 if self._held is not None:
                     self._yield()
-            self._flush()
+            self.flush()
         except Exception:  # handler errors never get here (dispatch isolates them): this is livews's fault
             self._server_fault("data_received")
 
@@ -213,7 +197,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._deliver(conn, events)
             if self._held is not None:
                 self._yield()
-        self._flush()
+        self.flush()
 
     def _deliver(self, conn: EngineConnection, events: list[Event]) -> None:
         """Dispatch ``events`` and what follows them, at most ``DISPATCH_BUDGET`` of them; hold the rest.
@@ -221,17 +205,19 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         What handlers send meanwhile is batched: it goes out in one write at the end (or as soon as it
         passes the write buffer's high-water mark, so that the hard limit sees it).
         """
-        self._batched = 0
+        dispatcher = self.dispatcher
+        assert dispatcher is not None  # made with the engine connection
+        self.batched = 0
         try:
             while events:
                 if len(events) > DISPATCH_BUDGET:
-                    self._dispatch(events[:DISPATCH_BUDGET])
+                    dispatcher.dispatch(events[:DISPATCH_BUDGET])
                     self._held = events[DISPATCH_BUDGET:]
                     return
-                self._dispatch(events)
+                dispatcher.dispatch(events)
                 events = conn.events_received()
         finally:
-            self._batched = -1
+            self.batched = -1
 
     def _step(self) -> None:
         """One loop turn of work for a connection that has more: held events first, then unparsed bytes.
@@ -240,7 +226,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         few events (large frames cost little per byte here); a slice of tiny frames makes thousands, and
         the turn ends with the budget's worth delivered.
         """
-        conn = self._conn
+        conn = self.conn
         assert conn is not None
         held = self._held
         if held is not None:
@@ -261,12 +247,12 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             if events:
                 made += len(events)
                 self._deliver(conn, events)
-        self._flush()
+        self.flush()
         if self._held is not None or self._unparsed:
             self._yield()
         elif self._yielding:
             self._yielding = False
-            transport = self._transport
+            transport = self.transport
             if transport is not None and (not self._reading_paused or self._read_allowance > 0):
                 transport.resume_reading()  # a no-op once the transport is closing
 
@@ -274,8 +260,8 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         """Leave the rest for the next loop turn, after every other connection's ready bytes; read nothing."""
         if not self._yielding:
             self._yielding = True
-            assert self._transport is not None
-            self._transport.pause_reading()
+            assert self.transport is not None
+            self.transport.pause_reading()
         self.server.loop.call_soon(self._step_if_open)
 
     def _step_if_open(self) -> None:
@@ -289,14 +275,28 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._unparsed, self._unparsed_at = b"", 0
             conn.receive_data(data[at:])
 
+    def _dispatch_pending(self, conn: EngineConnection) -> None:
+        """Deliver every event the engine has, including a failure it held back until earlier messages."""
+        dispatcher = self.dispatcher
+        assert dispatcher is not None  # made with the engine connection
+        held = self._held
+        if held is not None:  # they came before anything the engine has now
+            self._held = None
+            dispatcher.dispatch(held)
+        self._unparsed, self._unparsed_at = b"", 0  # the engine has ended (EOF parses them first)
+        events = conn.events_received()
+        while events:
+            dispatcher.dispatch(events)
+            events = conn.events_received()
+
     def _spend_read_allowance(self, nbytes: int) -> None:
         """A handler's backlog paused reading: read only a little more (enough for a close frame)."""
         self._read_allowance -= nbytes
-        if self._read_allowance <= 0 and self._transport is not None:
-            self._transport.pause_reading()
+        if self._read_allowance <= 0 and self.transport is not None:
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
-        conn = self._conn
+        conn = self.conn
         if conn is not None:
             try:
                 self._parse_unparsed(conn)
@@ -311,29 +311,30 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         record it (with its frames for the debugger under ``debug_on_error``), and drop the connection."""
         server = self.server
         server.server_errors += 1
-        conn = self._conn
+        conn = self.conn
         state = "handshake" if conn is None else conn.state.name
         what = f"livews fault in {where}"
+        client = self.client
         record = server.errors.add(
-            "server", self, where, what, frames=server.debug_on_error, outcome="dropped"
+            "server", client, where, what, frames=server.debug_on_error, outcome="dropped"
         )
         _log.error(
             "%s for %s (path %s, state %s, %d bytes in, %d messages in); dropping it (error #%d)",
             what,
-            self,
-            getattr(self, "path", "?"),
+            client,
+            client.path or "?",
             state,
-            self.bytes_in,
-            self.messages_in,
+            client.bytes_in,
+            client.messages_in,
             record.number,
             exc_info=True,
             extra={"livews_error": record},
         )
-        transport = self._transport
+        transport = self.transport
         if conn is not None and conn.state is _OPEN:
             try:
                 conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
-                self._flush()
+                self.flush()
             except Exception:
                 _log.debug("%s: no 1011 close frame after the fault", self, exc_info=True)
         if transport is not None:
@@ -344,14 +345,15 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             self._timer.cancel()
             self._timer = None
         self.server._protocols.discard(self)
-        conn = self._conn
+        conn = self.conn
         if conn is not None:
             if conn.state is not _CLOSED:
                 self._parse_unparsed(conn)
                 conn.receive_eof()
             self._dispatch_pending(conn)
-            self.server._forget(self)
-            task = self._task
+            self.server._forget(self.client)
+            assert self.dispatcher is not None  # made with the engine connection
+            task = self.dispatcher.task
             if task is not None:
                 # An async handler method that outlives its connection gets close_timeout, then is cancelled
                 # (``on_close`` still runs).
@@ -359,18 +361,18 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         else:
             self.server._handshaking.done(self)
             self._release_head()
-        waiter = self._drain_waiter
+        waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self._drain_waiter = None
+        self.drain_waiter = None
 
     def pause_writing(self) -> None:
-        if self._drain_waiter is None:
-            self._drain_waiter = self.server.loop.create_future()
+        if self.drain_waiter is None:
+            self.drain_waiter = self.server.loop.create_future()
 
     def resume_writing(self) -> None:
-        waiter = self._drain_waiter
-        self._drain_waiter = None
+        waiter = self.drain_waiter
+        self.drain_waiter = None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -380,6 +382,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         head = self._head
         assert head is not None
         server = self.server
+        client = self.client
         try:
             try:
                 request: UpgradeRequest | None = head.feed(data)
@@ -389,10 +392,10 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
                 self._hold_head(len(head))
                 return
             self._release_head()
-            self.scheme = "wss" if server.ssl is not None else "ws"
+            client.scheme = "wss" if server.ssl is not None else "ws"
             if server.trusted_proxies is not None:
                 self._behind_proxy(server.trusted_proxies, request.headers)
-            request.peer = self.host  # for on_connect (a check by address, such as the console's)
+            request.peer = client.host  # for on_connect (a check by address, such as the console's)
             resource, subprotocol, extensions, deflate = self._accept(request)
             # Most servers have no header hook: then there is nothing to call or collect.
             extra = None
@@ -401,14 +404,14 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         except HandshakeError as exc:
             if exc.status in (405, 426) and self._answer_plain(exc):
                 return
-            _log.debug("handshake from %s:%s refused: %s", self.host, self.port, exc)
+            _log.debug("handshake from %s:%s refused: %s", client.host, client.port, exc)
             self._release_head()
             self._refuse(exc)
             return
-        assert self._transport is not None
+        assert self.transport is not None
         conn: EngineConnection
         if isinstance(request, Request):
-            self._transport.write(
+            self.transport.write(
                 accept_response(request, subprotocol=subprotocol, extensions=extensions, extra_headers=extra)
             )
             limits = server.resource_defaults.limits(resource)
@@ -418,41 +421,43 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         server._handshaking.done(self)
         rest = bytes(head.data[request.consumed :])
         self._head = None
-        self.resource = resource
-        self.path = request.path
-        self.query_string = request.query_string
-        self.headers = request.headers
-        self.subprotocol = subprotocol
-        self.version = request.version
-        self.connected_at = time.monotonic()
+        client.resource = resource
+        client.path = request.path
+        client.query_string = request.query_string
+        client.headers = request.headers
+        client.subprotocol = subprotocol
+        client.version = request.version
+        client.connected_at = time.monotonic()
         if resource.observer is not None:  # once per connection: see observe.py
-            conn = Observed(conn, resource.observer, self)
-        self._conn = conn
+            conn = Observed(conn, resource.observer, client)
+        self.conn = conn
+        dispatcher = self.dispatcher = Dispatcher(self, client)
         if resource.max_write_buffer is not None:
             self._max_write_buffer = resource.max_write_buffer
         if resource.write_limit is not None:
-            self._write_limit = resource.write_limit
-            self._transport.set_write_buffer_limits(high=resource.write_limit, low=resource.write_limit // 4)
-        server._register(self)
+            self.write_limit = resource.write_limit
+            self.transport.set_write_buffer_limits(high=resource.write_limit, low=resource.write_limit // 4)
+        server._register(client)
         try:
-            self.handler = resource.handler()
-            self.handler.client = self
+            handler = resource.handler()
+            handler.client = client
+            client.handler = handler
         except BaseException:  # KeyboardInterrupt, SystemExit too
             _log.exception(
                 "handler %s for %s could not be created",
                 resource.handler.__qualname__,
-                self.path,
-                extra=connection_fields(self),
+                client.path,
+                extra=connection_fields(client),
             )
-            self._conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
-            self._flush()
-            self._dispatch_pending(self._conn)
+            conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
+            self.flush()
+            self._dispatch_pending(conn)
             return
-        self._call("on_open", ())
+        dispatcher.call("on_open", ())
         if rest:
             self.data_received(rest)
         else:
-            self._flush()
+            self.flush()
 
     def _hold_head(self, size: int) -> None:
         """Count an incomplete head against the server-wide budget; past it, refuse this one with 503.
@@ -512,34 +517,35 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
 
     def _behind_proxy(self, proxies: TrustedProxies, headers: Headers) -> None:
         """The client's own address and scheme, as a trusted proxy reports them (``proxy.py``)."""
-        forwarded = proxies.client_of(self.host, headers)
+        client = self.client
+        forwarded = proxies.client_of(client.host, headers)
         if forwarded is not None:
-            self.host = forwarded[0]
-            self.scheme = forwarded[1] or self.scheme
+            client.host = forwarded[0]
+            client.scheme = forwarded[1] or client.scheme
 
     def _answer_plain(self, refusal: HandshakeError) -> bool:
         """Answer a request without ``Upgrade`` in plain HTTP (``http.py``); False if it is not one."""
         head = self._head
         answer = plain_answer(self.server, head.data if head is not None else b"", refusal)
-        if answer is None or self._transport is None:
+        if answer is None or self.transport is None:
             return False
         self.server.figures.http_responses[int(answer[9:12])] += 1
-        self._transport.write(answer)
-        self._transport.close()
+        self.transport.write(answer)
+        self.transport.close()
         return True
 
     def _refuse(self, error: HandshakeError) -> None:
         self.server.figures.handshake_refusals[error.status] += 1
-        transport = self._transport
+        transport = self.transport
         if transport is not None:
             transport.write(reject_response(error))
             transport.close()
 
     def _handshake_timed_out(self) -> None:
         """Past ``handshake_timeout`` without a complete head (``deadlines.py``): drop the connection."""
-        if self._conn is None and self._transport is not None:
-            _log.debug("handshake from %s:%s timed out", self.host, self.port)
-            self._transport.abort()
+        if self.conn is None and self.transport is not None:
+            _log.debug("handshake from %s:%s timed out", self.client.host, self.client.port)
+            self.transport.abort()
 
     # ------------------------------------------------------------------------- legacy hixie-76
     # The draft-76 integration is these two methods, the two calls marked "legacy hixie-76" in
@@ -568,29 +574,30 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         """Write the draft-76 response; return the connection that speaks the draft."""
         from ..engine import hixie76
 
-        assert self._transport is not None and isinstance(request, hixie76.Hixie76Request)
+        assert self.transport is not None and isinstance(request, hixie76.Hixie76Request)
         secure = self.server.ssl is not None
-        self._transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
+        self.transport.write(hixie76.accept_response(request, secure=secure, subprotocol=subprotocol))
         return hixie76.Hixie76Connection(self.server.resource_defaults.limits(resource))
 
     # --------------------------------------------------------------------------------------- writing
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write what the engine has to send; close the transport once the engine says so."""
-        conn = self._conn
+        conn = self.conn
         if conn is None:
             return
         chunks = conn.chunks_to_send()
-        if self._batched > 0:
-            self._batched = 0  # a batch that passed the high-water mark goes on from zero
-        transport = self._transport
+        if self.batched > 0:
+            self.batched = 0  # a batch that passed the high-water mark goes on from zero
+        transport = self.transport
         if transport is None:
             return
         if chunks:
-            if self._drain_waiter is not None and self._over_hard_limit(transport):
+            if self.drain_waiter is not None and self._over_hard_limit(transport):
                 return
+            client = self.client
             for chunk in chunks:  # a large payload is its own chunk: written without a join
-                self.bytes_out += len(chunk)
+                client.bytes_out += len(chunk)
                 transport.write(chunk)
         if conn.close_transport and not transport.is_closing():
             transport.close()
@@ -598,7 +605,7 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
             # way) and no timer is needed; bytes still queued wait for a peer that may never read them, and
             # a TLS transport has its goodbye to say: that wait is bounded by close_timeout.
             if self.server.ssl is not None or transport.get_write_buffer_size():
-                self._closing_started()
+                self.closing_started()
         elif conn.compressing and not self._stepping:
             self._stepping = True
             self.server.loop.call_soon(self._compress_step)
@@ -608,39 +615,40 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         other connections are served in between. Steps go on while the client is slow to read, so what they
         make reaches the write buffer, where the hard limit (``max_write_buffer``) sees it as before."""
         self._stepping = False
-        conn = self._conn
-        if conn is None or self._transport is None or self._transport.is_closing():
+        conn = self.conn
+        if conn is None or self.transport is None or self.transport.is_closing():
             return
         try:
             conn.compress_step()
-            self._flush()
+            self.flush()
         except Exception:
             self._server_fault("compress_step")
 
-    def _write_frame(self, frame: bytes) -> None:
+    def write_frame(self, frame: bytes) -> None:
         """Write a data frame encoded by ``encode_message`` of a connection with this one's framing.
 
         For broadcast: the caller checked that the connection is open. Behind what this client's handler
         sent during the read being dispatched, if any; dropped (and the client closed with 1008) if the
         client is over its hard write-buffer limit.
         """
-        batched = self._batched
+        batched = self.batched
         if batched < 0:
-            transport = self._transport
+            transport = self.transport
             assert transport is not None  # set before the handshake, kept to the end
-            if self._drain_waiter is not None and self._over_hard_limit(transport):
+            if self.drain_waiter is not None and self._over_hard_limit(transport):
                 return
-            self.messages_out += 1
-            self.bytes_out += len(frame)
+            client = self.client
+            client.messages_out += 1
+            client.bytes_out += len(frame)
             transport.write(frame)
             return
-        conn = self._conn
+        conn = self.conn
         assert conn is not None
         conn.send_encoded(frame)
-        self.messages_out += 1
-        self._batched = batched = batched + len(frame)
-        if batched > self._write_limit:
-            self._flush()  # so the hard write-buffer limit sees it, as it sees any other send
+        self.client.messages_out += 1
+        self.batched = batched = batched + len(frame)
+        if batched > self.write_limit:
+            self.flush()  # so the hard write-buffer limit sees it, as it sees any other send
 
     def _over_hard_limit(self, transport: asyncio.Transport) -> bool:
         """Whether the bytes still unsent exceed the hard limit; if so, drop the client (1008) and say so.
@@ -664,88 +672,116 @@ class ServerProtocol(Dispatcher, Client, asyncio.BaseProtocol):
         """
         _log.warning(
             "closing %s with 1008: write buffer over %d bytes (the client does not read)",
-            self,
+            self.client,
             self._max_write_buffer,
-            extra=connection_fields(self),
+            extra=connection_fields(self.client),
         )
         self.server.figures.write_buffer_drops += 1
-        conn = self._conn
-        assert conn is not None and self._transport is not None
+        conn = self.conn
+        assert conn is not None and self.transport is not None
         conn.fail(CloseCode.POLICY_VIOLATION, "client not reading")
         conn.data_to_send()  # the close frame cannot get past the unread bytes
-        self._transport.abort()
+        self.transport.abort()
 
-    def _closing_started(self) -> None:
+    def closing_started(self) -> None:
         """Bound the closing handshake: a peer that never answers or never reads is dropped."""
         if self._timer is None:
             self._timer = self.server.loop.call_later(self.server.close_timeout, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
         self._timer = None
-        if self._transport is not None:
-            self._transport.abort()
+        if self.transport is not None:
+            self.transport.abort()
 
     # ------------------------------------------------------------------------------------- keepalive
 
-    def _ping_due(self, now: float, interval: float) -> bool:
+    def ping_due(self, now: float, interval: float) -> bool:
         """Whether keepalive should ping now: open, no ping unanswered, none sent for ``interval`` seconds."""
-        conn = self._conn
+        conn = self.conn
         if conn is None or conn.state is not _OPEN or self._ping_sent_at is not None:
             return False
-        return now - (self._last_ping_at or self.connected_at) >= interval
+        return now - (self._last_ping_at or self.client.connected_at) >= interval
 
-    def _pong_overdue(self, now: float, timeout: float) -> bool:
+    def pong_overdue(self, now: float, timeout: float) -> bool:
         """Whether keepalive's ping has waited more than ``timeout`` seconds for its pong.
 
         Never for a client held for the debugger: its pong may wait behind paused reading, and the hold has
         its own time limit.
         """
         sent = self._ping_sent_at
-        if sent is None or now - sent <= timeout or self._hold is not None:
+        if sent is None or now - sent <= timeout or self.held_error() is not None:
             return False
-        conn = self._conn
+        conn = self.conn
         return conn is not None and conn.state is _OPEN
 
-    def _keepalive_ping(self, payload: bytes, now: float) -> None:
-        conn = self._conn
+    def keepalive_ping(self, payload: bytes, now: float) -> None:
+        conn = self.conn
         if conn is None or not conn.supports_ping:
             return  # legacy hixie-76: the draft has no ping, so no pong will ever come
         self._ping_sent_at = self._last_ping_at = now
         self._ping_payload = payload
-        self.ping(payload)
+        self.client.ping(payload)
 
-    def _pong(self, payload: bytes) -> None:
+    def pong_received(self, payload: bytes) -> None:
+        """A pong arrived (told before ``on_pong``): keepalive's round trip, if it answers its ping."""
         if self._ping_sent_at is not None and payload == self._ping_payload:
-            self.latency = time.monotonic() - self._ping_sent_at
+            self.client.latency = time.monotonic() - self._ping_sent_at
             self._ping_sent_at = None
-        Dispatcher._pong(self, payload)
+
+    # ------------------------------------------------------------------------- for the dispatcher
+
+    def pause_for_backlog(self) -> None:
+        """Events pile up behind an ``async`` handler method: stop reading after a few more bytes.
+
+        A close frame right behind the backlog still reaches the engine, which answers it at once.
+        """
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self._read_allowance = _PAUSED_READ_ALLOWANCE
+
+    def backlog_drained(self) -> None:
+        """The backlog that paused reading is down to half: read again (unless a yield still waits)."""
+        if self._reading_paused:
+            self._reading_paused = False
+            transport = self.transport
+            if transport is not None and not transport.is_closing() and not self._yielding:
+                transport.resume_reading()
+
+    def fail_after_error(self) -> None:
+        """A handler method raised: close with 1011, with no internals on the wire, and deliver the rest."""
+        conn = self.conn
+        if conn is not None and conn.state is not _CLOSED:
+            conn.fail(CloseCode.INTERNAL_ERROR, "internal error")
+            self.flush()
+            self._dispatch_pending(conn)
 
     # ----------------------------------------------------------------- for the server's other modules
-    # What keepalive, broadcast and the server ask of a connection besides the above and ``_write_frame``:
-    # they read ``_conn`` (the engine connection, None during the handshake) and call these.
+    # What keepalive, broadcast and the server ask of a connection besides the above and ``write_frame``:
+    # they read ``conn`` (the engine connection, None during the handshake) and call these.
 
-    def _fail(self, code: int, reason: str) -> None:
+    def fail(self, code: int, reason: str) -> None:
         """Fail the connection with ``code`` (RFC 6455 §7.1.7): close frame, ``on_close``, then TCP."""
-        conn = self._conn
+        conn = self.conn
         if conn is None or conn.state is not _OPEN:
             return
         conn.fail(code, reason)
         self._dispatch_pending(conn)
-        self._flush()
+        self.flush()
 
-    def _close_if_handshaking(self) -> None:
+    def close_if_handshaking(self) -> None:
         """Close a connection still in its handshake (a leaving server has nothing to say to it)."""
-        if self._conn is None and self._transport is not None:
-            self._transport.close()
+        if self.conn is None and self.transport is not None:
+            self.transport.close()
 
-    def _abort(self) -> None:
+    def abort(self) -> None:
         """Drop the TCP connection now, unsent bytes and all (``connection_lost`` follows)."""
-        if self._transport is not None:
-            self._transport.abort()
+        if self.transport is not None:
+            self.transport.abort()
 
-    def _held_error(self) -> ErrorRecord | None:
+    def held_error(self) -> ErrorRecord | None:
         """The error this connection is held on for the debugger (``debug_on_error``), if it is held."""
-        hold = self._hold
+        dispatcher = self.dispatcher
+        hold = None if dispatcher is None else dispatcher.hold
         return None if hold is None else hold.record
 
 
@@ -760,7 +796,7 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
         self._read_buffer = server._read_buffer  # the server's, read per read: held here, one lookup less
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        conn = self._conn
+        conn = self.conn
         if conn is not None:
             view = conn.receive_buffer()
             if view is not None:
@@ -773,9 +809,9 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
         if self._reading_direct:
             # Straight into a large payload: no copy, and the engine unmasks it where it landed.
             self._reading_direct = False
-            conn = self._conn
+            conn = self.conn
             assert conn is not None
-            self.bytes_in += nbytes
+            self.client.bytes_in += nbytes
             try:
                 if self._reading_paused:
                     self._spend_read_allowance(nbytes)
@@ -785,14 +821,14 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
                 self._server_fault("buffer_updated")
             return
         data = self._read_buffer[:nbytes].tobytes()
-        conn = self._conn
+        conn = self.conn
         if conn is None:
             self.data_received(data)
             return
         # data_received's open-connection path, inline: a read of a small message is the common case.
         # Never longer than READ_SLICE: the shared buffer is DIRECT_READ_SIZE.
         try:
-            self.bytes_in += nbytes
+            self.client.bytes_in += nbytes
             if self._reading_paused:
                 self._spend_read_allowance(nbytes)
             conn.receive_data(data)
@@ -801,6 +837,6 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
                 self._deliver(conn, events)
                 if self._held is not None:
                     self._yield()
-            self._flush()
+            self.flush()
         except Exception:  # reported as data_received's, whose path this is
             self._server_fault("data_received")

@@ -196,7 +196,7 @@ class Server:
         #: The threshold the dispatcher compares with (seconds; infinite when the check is off).
         self.slow_callback = self.slow_calls.threshold
         self.connections_total = 0
-        self._by_path: dict[str, dict[ServerProtocol, None]] = {}
+        self._by_path: dict[str, dict[Client, None]] = {}
         self._open = 0  # connections registered and not yet forgotten (what max_connections counts)
         self._head_bytes = 0  # bytes held by incomplete handshake heads (what max_handshake_buffer bounds)
         self._handshaking = HandshakeDeadlines(self)  # the handshake timeout of every connection, one timer
@@ -282,8 +282,8 @@ class Server:
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
-        for proto in list(self._protocols):
-            proto._close_if_handshaking()  # nothing to say goodbye with
+        for session in list(self._protocols):
+            session.close_if_handshaking()  # nothing to say goodbye with
         clients = self._live()
         waiters = self._lost_futures(clients)
         for client in clients:
@@ -291,8 +291,8 @@ class Server:
         if waiters:
             await asyncio.wait(waiters, timeout=timeout)
         await asyncio.sleep(0)  # let the transports closed above report connection_lost
-        for proto in list(self._protocols):
-            proto._abort()
+        for session in list(self._protocols):
+            session.abort()
         await asyncio.sleep(0)  # connection_lost of the aborted ones: their on_close is delivered or queued
         if self._tasks:
             _done, running = await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
@@ -309,8 +309,8 @@ class Server:
 
     async def _drain(self, grace: float) -> None:
         """Accept nothing new and wait up to ``grace`` seconds for the connected clients to leave."""
-        for proto in list(self._protocols):
-            proto._close_if_handshaking()  # a handshake under way would only join a server that leaves
+        for session in list(self._protocols):
+            session.close_if_handshaking()  # a handshake under way would only join a server that leaves
         waiters = self._lost_futures(self._live())
         if waiters:
             _log.info("draining: %d client(s) have %.1fs to finish", len(waiters), grace)
@@ -356,7 +356,7 @@ class Server:
         """
         return list(self._live(path))
 
-    def _live(self, path: str | None = None) -> list[ServerProtocol]:
+    def _live(self, path: str | None = None) -> list[Client]:
         if path is not None:
             clients = self._by_path.get(path)
             if clients is None and "{" in path:
@@ -366,7 +366,7 @@ class Server:
 
     def held(self) -> list[Client]:
         """Clients held for the debugger after a handler error (``debug_on_error``), oldest error first."""
-        held = [(record.number, c) for c in self._live() if (record := c._held_error()) is not None]
+        held = [(record.number, c) for c in self._live() if (record := c._session.held_error()) is not None]
         return [client for _, client in sorted(held, key=lambda pair: pair[0])]
 
     def count(self, path: str) -> int:
@@ -403,7 +403,7 @@ class Server:
             "handler_errors": self.handler_errors,
             "slow_calls": self.slow_calls.total,
             "server_errors": self.server_errors,
-            "held": sum(1 for c in self._live() if c._held_error() is not None),
+            "held": sum(1 for c in self._live() if c._session.held_error() is not None),
             "messages_in": sum(row["messages_in"] for row in by_resource.values()),
             "messages_out": sum(row["messages_out"] for row in by_resource.values()),
             "bytes_in": sum(row["bytes_in"] for row in by_resource.values()),
@@ -430,7 +430,7 @@ class Server:
 
         return negotiate(request.extensions, config)
 
-    def _register(self, client: ServerProtocol) -> None:
+    def _register(self, client: Client) -> None:
         self.connections_total += 1
         self._open += 1
         client.id = next(self._ids)
@@ -440,7 +440,7 @@ class Server:
             fields = connection_fields(client)
             _log.info("client #%d opened %s from %s", client.id, client.path, fields["peer"], extra=fields)
 
-    def _lost_futures(self, clients: list[ServerProtocol]) -> list[asyncio.Future[None]]:
+    def _lost_futures(self, clients: list[Client]) -> list[asyncio.Future[None]]:
         """A future per client in ``clients`` (registered, not yet forgotten), done when it is forgotten.
 
         Made here, for shutdown and drain, the only ones that wait for clients to leave, rather than in
@@ -448,13 +448,14 @@ class Server:
         """
         waiters = []
         for client in clients:
-            lost = client._lost
+            session = client._session
+            lost = session.lost
             if lost is None:
-                client._lost = lost = self.loop.create_future()
+                session.lost = lost = self.loop.create_future()
             waiters.append(lost)
         return waiters
 
-    def _forget(self, client: ServerProtocol) -> None:
+    def _forget(self, client: Client) -> None:
         clients = self._by_path.get(client.path)
         if clients is not None and client in clients:
             self._open -= 1
@@ -476,7 +477,7 @@ class Server:
                 fields["duration"],
                 extra=fields,
             )
-        lost = client._lost
+        lost = client._session.lost
         if lost is not None and not lost.done():
             lost.set_result(None)
 

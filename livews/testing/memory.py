@@ -24,6 +24,7 @@ from typing import Any
 from ..engine.codes import CloseCode
 from ..resource import Resource
 from ..server import Server
+from ..server.client import Client
 from ..server.protocol import ServerProtocol
 from .client import TIMEOUT, Closed, HandshakeRefused, expect_bytes, expect_text
 from .servers import resources_of
@@ -195,10 +196,10 @@ class Communicator:
     # ------------------------------------------------------------------------------------------- facts
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Client:
         """The server-side ``Client`` of this connection."""
         assert self._protocol is not None, "not connected"
-        return self._protocol
+        return self._protocol.client
 
     @property
     def handler(self) -> Any:

@@ -41,12 +41,12 @@ async def test_reading_pauses_while_events_wait_behind_an_async_method_and_resum
             raw.send_text(str(i))
         await eventually(lambda: len(server.clients("/g")) == 1)
         (client,) = server.clients("/g")
-        await eventually(lambda: client._reading_paused, timeout=T)  # type: ignore[attr-defined]
+        await eventually(lambda: client._session._reading_paused, timeout=T)
         assert Gated.seen == ["0"]  # the first message holds the handler; the others wait, in order
         Gated.gate.set()
         await eventually(lambda: len(Gated.seen) == 50, timeout=T)
         assert Gated.seen == [str(i) for i in range(50)]
-        assert not client._reading_paused  # type: ignore[attr-defined]
+        assert not client._session._reading_paused
         raw.close()
 
 

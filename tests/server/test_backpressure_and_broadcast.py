@@ -45,7 +45,7 @@ async def test_drain_waits_while_the_client_does_not_read_and_resumes_when_it_do
         client = server.clients("/q")[0]
         chunk = b"x" * 65536
         sent = 0
-        while client._transport.get_write_buffer_size() < 16 * 1024:  # type: ignore[union-attr]
+        while client._session.transport.get_write_buffer_size() < 16 * 1024:
             client.send_binary(chunk)
             sent += 1
             assert sent < 2000
@@ -107,8 +107,8 @@ async def test_broadcast_reaches_every_open_client_with_the_same_bytes() -> None
         await eventually(lambda: len(server.clients("/b")) == 5)
         frames: list[bytes] = []
         for client in server.clients("/b"):
-            assert client._transport is not None
-            client._transport = _RecordingTransport(client._transport, frames)  # type: ignore[assignment]
+            assert client._session.transport is not None
+            client._session.transport = _RecordingTransport(client._session.transport, frames)  # type: ignore[assignment]
         assert broadcast(server.clients("/b"), "to all") == 5
         assert len({id(f) for f in frames}) == 1  # encoded once, the same object written to all
         for ws in sockets:

@@ -273,12 +273,12 @@ async def test_keepalive_does_not_drop_a_held_client_whose_pongs_wait_behind_pau
             await ws.send("2/1" + " " * 32 * 1024)
             await eventually(lambda: len(server.held()) == 1)
             [client] = server.held()
-            await eventually(lambda: client._reading_paused and client._read_allowance <= 0)  # type: ignore[attr-defined]
+            await eventually(lambda: client._session._reading_paused and client._session._read_allowance <= 0)
             # A ping goes unanswered (its pong cannot be read) for many times ping_timeout...
             await eventually(
                 lambda: (
-                    client._ping_sent_at is not None  # type: ignore[attr-defined]
-                    and time.monotonic() - client._ping_sent_at > 4 * timeout
+                    client._session._ping_sent_at is not None
+                    and time.monotonic() - client._session._ping_sent_at > 4 * timeout
                 )  # type: ignore[attr-defined]
             )
             # ...and the held client is still open and held; skip lets it go on.

@@ -61,8 +61,8 @@ async def test_the_server_option_reaches_resources_with_default_compression_only
             await eventually(lambda: len(server.clients()) == 2)
             (default,) = server.clients("/default")
             (mine,) = server.clients("/own")
-            assert default._conn.deflate.backend == backend
-            assert mine._conn.deflate.backend == "zlib"
+            assert default._session.conn.deflate.backend == backend
+            assert mine._session.conn.deflate.backend == "zlib"
 
 
 async def test_messages_echo_intact_with_a_resources_deflate_backend(backend: str) -> None:

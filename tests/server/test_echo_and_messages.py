@@ -83,7 +83,7 @@ async def test_large_frames_are_echoed_intact_read_straight_into_their_messages_
         assert await ws.recv() == whole
         assert await ws.recv() == b"".join(parts)
         assert await ws.recv() == "text after"
-        direct = isinstance(server.clients()[0], DirectReadProtocol)
+        direct = isinstance(server.clients()[0]._session, DirectReadProtocol)
     assert direct == (tune_allocator and platform.libc_ver()[0] == "glibc")
     if direct and masking.PayloadBuffer is not None:
         assert sum(reads) > 2 * 1024 * 1024  # most of the big payload skipped the read buffer

@@ -31,7 +31,7 @@ class Watching(Handler):
             type(self).big = self
         else:
             big = type(self).big
-            if big is not None and big.client._conn.compressing:  # type: ignore[attr-defined]
+            if big is not None and big.client._session.conn.compressing:
                 type(self).during += 1
         self.send_text(message)
 
@@ -84,7 +84,7 @@ class BigThenBroadcast(Handler):
     def on_text(self, message: str) -> None:
         if message == "go":
             self.send_text(BIG)
-            assert self.client._conn.compressing  # type: ignore[attr-defined]
+            assert self.client._session.conn.compressing
             clients = self.client.server.clients("/b")
             broadcast(clients, SHARED)
             asyncio.get_running_loop().call_soon(broadcast, clients, SHARED.encode())

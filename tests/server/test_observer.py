@@ -60,8 +60,8 @@ async def test_a_path_without_an_observer_keeps_the_bare_engine_connection() -> 
         assert (await plain.recv(), await watched.recv()) == ("x", "y")
         [p] = server.clients("/plain")
         [w] = server.clients("/watched")
-        assert type(p._conn) is Connection  # type: ignore[attr-defined]
-        assert type(w._conn) is Observed  # type: ignore[attr-defined]
+        assert type(p._session.conn) is Connection
+        assert type(w._session.conn) is Observed
 
 
 async def test_an_observer_that_raises_is_logged_and_the_message_still_reaches_the_handler(

@@ -24,8 +24,8 @@ MIB = 1024 * 1024
 
 def _buffered(client: Any) -> int:
     """Bytes the server holds for ``client`` and has not written to the socket yet (engine and transport)."""
-    pending = sum(len(chunk) for chunk in client._conn._out)
-    transport = client._transport
+    pending = sum(len(chunk) for chunk in client._session.conn._out)
+    transport = client._session.transport
     return pending + (transport.get_write_buffer_size() if transport is not None else 0)
 
 
@@ -142,7 +142,7 @@ async def test_a_long_read_reaches_the_engine_in_slices_and_every_message_arrive
         # One read as a TLS or uvloop transport may deliver it: 30,000 tiny frames and a large one.
         read = _frames(count) + bytes((0x82, 0x80 | 127)) + len(big).to_bytes(8, "big") + b"\0\0\0\0" + big
         assert len(read) > 4 * READ_SLICE
-        client.data_received(read)  # type: ignore[attr-defined]
+        client._session.data_received(read)
         await eventually(lambda: len(Log.log) == count + 2, timeout=T)
         assert max(fed) <= READ_SLICE
         assert Log.log.index("turn") <= DISPATCH_BUDGET
@@ -216,7 +216,7 @@ async def test_a_close_frame_behind_a_paused_backlog_is_answered_at_once() -> No
             raw.send_text(str(i))
         await eventually(lambda: len(server.clients("/s")) == 1)
         (client,) = server.clients("/s")
-        await eventually(lambda: client._reading_paused, timeout=T)  # type: ignore[attr-defined]
+        await eventually(lambda: client._session._reading_paused, timeout=T)
         raw.send_close(1000)
         frames, close = await raw.read_until(8)  # before the fix: nothing until keepalive ended it
         assert frames == [] and close.close_code == 1000

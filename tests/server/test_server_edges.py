@@ -253,7 +253,8 @@ async def test_client_state_names_the_engine_state_and_adds_connecting_before_th
         _, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
             await eventually(lambda: len(server._protocols) == 1)
-            (waiting,) = server._protocols
+            (session,) = server._protocols
+            waiting = session.client
             assert waiting.state is ClientState.CONNECTING and waiting.state == "CONNECTING"
         finally:
             writer.close()
@@ -265,4 +266,4 @@ async def test_client_state_names_the_engine_state_and_adds_connecting_before_th
             assert json.loads(json.dumps(client.info()))["state"] == "OPEN"
             assert repr(client).endswith(" OPEN>")
         await eventually(lambda: client.state is ClientState.CLOSED)
-        assert client.state == client._conn.state.name == "CLOSED"
+        assert client.state == client._session.conn.state.name == "CLOSED"
