@@ -69,7 +69,7 @@ _SMALL = 1024
 
 #: Reads a run of whole, ordinary data frames (``_speedups.read_messages``) where a new message may begin;
 #: None without the accelerator, where the parser below does it all.
-_read_messages: Callable[[bytes, int, int, list[Event]], int] | None = None
+_read_messages: Callable[[bytes | bytearray | memoryview, int, int, list[Event]], int] | None = None
 if speedups is not None:  # pragma: no cover - depends on the build
     speedups.use_event_types(TextMessage, BinaryMessage)
     _read_messages = speedups.read_messages
@@ -182,8 +182,12 @@ class Connection:
 
     # ------------------------------------------------------------------ input
 
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes read from the transport."""
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes read from the transport.
+
+        Any bytes-like object: nothing refers to it after the call, so a driver may pass a view of a read
+        buffer it reuses (whole ordinary frames are read from it in C; the rest is copied first).
+        """
         if self.state is State.CLOSED or self._pending_failure is not None:
             return
         if self._in:
@@ -196,6 +200,9 @@ class Connection:
             pos = read(data, 0, self._max_data_length, self._events)
             if pos == len(data):
                 return
+        if type(data) is not bytes:
+            data = bytes(data[pos:])  # the parser below keeps pieces of what it reads
+            pos = 0
         try:
             pos = self._parse(data, pos)
         except WebSocketError as exc:

@@ -333,10 +333,12 @@ class Hixie76Connection:
 
     # ------------------------------------------------------------------ input
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes read from the transport. Nothing is buffered but the text of the current frame."""
         if self.state is State.CLOSED or not data:
             return
+        if type(data) is not bytes:
+            data = bytes(data)  # the parser keeps pieces of what it reads
         try:
             self._parse(data)
         except WebSocketError as exc:

@@ -53,7 +53,8 @@ class EngineConnection(Protocol):
     def supports_ping(self) -> bool:
         """Whether a ping gets a pong (hixie-76: no; keepalive must not wait for one)."""
 
-    def receive_data(self, data: bytes) -> None: ...
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes read from the transport; nothing keeps ``data`` after the call (it may be reused)."""
 
     def receive_eof(self) -> None: ...
 

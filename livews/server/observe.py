@@ -90,7 +90,7 @@ class Observed:
     def supports_ping(self) -> bool:
         return self._conn.supports_ping
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         self._conn.receive_data(data)
 
     def receive_eof(self) -> None:

@@ -820,13 +820,14 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
             except Exception:  # as in data_received: a fault of livews, not of a handler
                 self._server_fault("buffer_updated")
             return
-        data = self._read_buffer[:nbytes].tobytes()
         conn = self.conn
         if conn is None:
-            self.data_received(data)
+            self.data_received(self._read_buffer[:nbytes].tobytes())
             return
         # data_received's open-connection path, inline: a read of a small message is the common case.
-        # Never longer than READ_SLICE: the shared buffer is DIRECT_READ_SIZE.
+        # Never longer than READ_SLICE: the shared buffer is DIRECT_READ_SIZE. The engine is given a view of
+        # the buffer, not a copy: it copies only what it keeps (a partial frame), before the next read.
+        data = self._read_buffer[:nbytes]
         try:
             self.client.bytes_in += nbytes
             if self._reading_paused:

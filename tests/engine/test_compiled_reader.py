@@ -86,12 +86,29 @@ def _client_frame(
     return head + mask + masking._apply_mask_py(payload, mask)
 
 
-def _run(stream: list[bytes], limits: MessageLimits, deflate: bool, echo_frame_size: int | None) -> list[Any]:
-    """Everything observable from feeding ``stream`` read by read and echoing each message back."""
+def _run(
+    stream: list[bytes],
+    limits: MessageLimits,
+    deflate: bool,
+    echo_frame_size: int | None,
+    *,
+    reused_buffer: bool = False,
+) -> list[Any]:
+    """Everything observable from feeding ``stream`` read by read and echoing each message back.
+
+    ``reused_buffer``: each read is given as a view of one buffer, overwritten as soon as the call returns,
+    as the server's direct reads do.
+    """
     conn = Connection(limits, deflate=PerMessageDeflate() if deflate else None)
     log: list[Any] = []
+    buffer = bytearray(max((len(read) for read in stream), default=0))
     for read in stream:
-        conn.receive_data(read)
+        if reused_buffer:
+            buffer[: len(read)] = read
+            conn.receive_data(memoryview(buffer)[: len(read)])
+            buffer[:] = b"\xaa" * len(buffer)
+        else:
+            conn.receive_data(read)
         while events := conn.events_received():
             log.append(events)
             for event in events:
@@ -139,6 +156,24 @@ _limits = st.builds(
     max_message_size=st.sampled_from([None, 1, 40, 200, 0x10000, 16 * 1024 * 1024]),
     max_frame_count=st.sampled_from([None, 1, 3, 100_000]),
 )
+
+
+@_BOUNDED
+@given(
+    frame_list=st.lists(_frames(), max_size=12),
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 20), max_size=6),
+    limits=_limits,
+    deflate=st.booleans(),
+    pure=st.booleans(),
+)
+def test_reads_given_as_views_of_a_reused_buffer_give_what_bytes_give(
+    frame_list: list[bytes], cuts: list[int], limits: MessageLimits, deflate: bool, pure: bool
+) -> None:
+    data = b"".join(frame_list)
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    stream = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    with _pure_engine() if pure else contextlib.nullcontext():
+        assert _run(stream, limits, deflate, None, reused_buffer=True) == _run(stream, limits, deflate, None)
 
 
 @_BOUNDED

@@ -194,3 +194,14 @@ def test_absurd_declared_length_without_limits_fails_with_1002() -> None:
 def test_unlimited_connection_accepts_a_large_text_frame() -> None:
     conn = Hixie76Connection(MessageLimits(max_frame_size=None, max_message_size=None))
     assert feed(conn, text_frame("y" * 100_000)) == [TextMessage("y" * 100_000)]
+
+
+def test_reads_given_as_views_of_a_reused_buffer_give_the_same_messages() -> None:
+    data = text_frame("héllo") + text_frame("wörld")
+    conn = Hixie76Connection()
+    buffer = bytearray(len(data))
+    for a, b in ((0, 4), (4, len(data))):  # the first frame split inside its text
+        buffer[: b - a] = data[a:b]
+        conn.receive_data(memoryview(buffer)[: b - a])
+        buffer[:] = b"\xaa" * len(buffer)
+    assert conn.events_received() == [TextMessage("héllo"), TextMessage("wörld")]
