@@ -119,6 +119,7 @@ class Connection:
         "deflate",
         "framing_key",
         "limits",
+        "receiving_payload",
         "state",
         "version",
     )
@@ -174,6 +175,10 @@ class Connection:
         #: (no copy); smaller ones are copied into a bytearray, so a frame dripped in tiny reads does not
         #: keep every read alive: the pieces hold at most 4/3 of the bytes received of the frame.
         self._frame_raw: list[memoryview | bytearray] | None = None
+        #: Whether such a frame's payload is arriving (``_frame_raw`` or ``_frame_dest`` is set): only then
+        #: can ``receive_buffer`` offer a view, so a driver asks it only then (a plain attribute: it is read
+        #: before every read).
+        self.receiving_payload = False
         #: Once the driver asks for ``receive_buffer`` (and the accelerator exists), a large binary
         #: uncompressed frame is read and unmasked straight into the bytes it becomes.
         self._frame_dest: Any = None
@@ -223,6 +228,8 @@ class Connection:
 
     def receive_buffer(self) -> memoryview | None:
         """Where the driver may read the next bytes into, if a large payload is arriving; else None.
+
+        Always None while ``receiving_payload`` is False.
 
         The view covers exactly the rest of the frame's payload, so nothing past the frame lands in it. It is
         valid until the next call on this connection; report what was read with ``receive_buffer_updated``.
@@ -432,6 +439,7 @@ class Connection:
             self._frame_remaining = length
             if length and message.opcode == _BINARY and not compressed:
                 self._frame_raw = []
+                self.receiving_payload = True
             if length == 0:
                 message.add_payload(b"")
                 if fin:
@@ -441,6 +449,7 @@ class Connection:
         """The current data frame's payload is all in."""
         message = self._message
         assert message is not None
+        self.receiving_payload = False
         dest = self._frame_dest
         if dest is not None:
             self._frame_dest = None
@@ -625,6 +634,7 @@ class Connection:
         self._frame_remaining = 0
         self._frame_raw = None
         self._frame_dest = None
+        self.receiving_payload = False
         self._message = None
         self._events.append(CloseReceived(code, reason, by_peer))
 

@@ -306,6 +306,8 @@ class Hixie76Connection:
     supports_ping = False
     #: hixie-76 has no compression, so nothing is ever compressed in steps (``compress_step``).
     compressing = False
+    #: hixie-76 frames are text, checked as they come: never read straight into (``receive_buffer``).
+    receiving_payload = False
 
     def __init__(self, limits: MessageLimits = _DEFAULT_LIMITS) -> None:
         self.limits = limits

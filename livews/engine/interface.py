@@ -58,6 +58,10 @@ class EngineConnection(Protocol):
 
     def receive_eof(self) -> None: ...
 
+    @property
+    def receiving_payload(self) -> bool:
+        """Whether a payload is arriving that ``receive_buffer`` may offer a view into (if not: None)."""
+
     def receive_buffer(self) -> memoryview | None: ...
 
     def receive_buffer_updated(self, nbytes: int) -> None: ...

@@ -79,6 +79,10 @@ class Observed:
     def compressing(self) -> bool:
         return self._conn.compressing
 
+    @property
+    def receiving_payload(self) -> bool:
+        return self._conn.receiving_payload
+
     def compress_step(self) -> None:
         self._conn.compress_step()
 

@@ -797,7 +797,7 @@ class DirectReadProtocol(ServerProtocol, asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         conn = self.conn
-        if conn is not None:
+        if conn is not None and conn.receiving_payload:
             view = conn.receive_buffer()
             if view is not None:
                 self._reading_direct = True

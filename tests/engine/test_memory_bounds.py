@@ -137,3 +137,40 @@ def test_with_a_frame_limit_the_receive_buffer_is_offered_at_once() -> None:
     conn.receive_data(frame[:14])
     view = conn.receive_buffer()
     assert view is not None and len(view) == MiB
+
+
+@pytest.mark.skipif(masking.PayloadBuffer is None, reason="receive_buffer needs the compiled accelerator")
+@pytest.mark.parametrize("read_size", [7, 1000, 16 * 1024, 70_000])
+def test_a_receive_buffer_is_offered_only_while_receiving_payload_says_so(read_size: int) -> None:
+    # A driver asks for a buffer only while the flag is set: it must never miss one that would be offered.
+    payload = os.urandom(3 * 64 * 1024)
+    stream = (
+        client_frame(0x1, b"hi")
+        + client_frame(0x2, payload)
+        + client_frame(0x9, b"p")
+        + client_frame(0x2, payload)
+    )
+    conn = Connection()
+    offered = 0
+    pos = 0
+    while pos < len(stream):
+        flag = conn.receiving_payload
+        view = conn.receive_buffer()
+        if view is not None:
+            assert flag
+            offered += 1
+            n = min(len(view), read_size, len(stream) - pos)
+            view[:n] = stream[pos : pos + n]
+            conn.receive_buffer_updated(n)
+        else:
+            n = min(read_size, len(stream) - pos)
+            conn.receive_data(stream[pos : pos + n])
+        pos += n
+    assert offered > 0
+    assert not conn.receiving_payload
+    events = conn.events_received()
+    assert [e for e in events if type(e) is BinaryMessage] == [BinaryMessage(payload)] * 2
+    conn.receive_data(client_frame(0x2, payload)[:100])  # a payload starts, then TCP ends under it
+    assert conn.receiving_payload
+    conn.receive_eof()
+    assert not conn.receiving_payload
