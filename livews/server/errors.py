@@ -27,7 +27,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __all__ = ["KEEP_ERRORS", "KEEP_FRAMES", "ErrorLog", "ErrorRecord", "user_traceback"]
 
@@ -76,7 +79,7 @@ class ErrorRecord:
         self,
         number: int,
         kind: str,
-        client: Any,
+        client: Client,
         handler_class: str,
         method: str,
         exception: BaseException,
@@ -87,10 +90,12 @@ class ErrorRecord:
         #: ``"handler"`` (user code raised) or ``"server"`` (a fault in livews).
         self.kind = kind
         self.when = time.time()
-        self._client = weakref.ref(client) if client is not None else None
-        self.client_id: int = getattr(client, "id", 0)
-        self.path: str = getattr(client, "path", "") or ""
-        self.peer = f"{getattr(client, 'host', '?')}:{getattr(client, 'port', '?')}"
+        self._client = weakref.ref(client)
+        #: The client's facts as they were (it may be gone when someone looks; before the handshake its
+        #: number is 0 and its path empty).
+        self.client_id = client.id
+        self.path = client.path
+        self.peer = f"{client.host}:{client.port}"
         self.handler_class = handler_class
         self.method = method
         self.exception = exception
@@ -106,9 +111,9 @@ class ErrorRecord:
     # ----------------------------------------------------------------------------------- reading
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Client | None:
         """The client, while something still holds it (a closed client is not kept alive by its record)."""
-        return self._client() if self._client is not None else None
+        return self._client()
 
     @property
     def error(self) -> str:
@@ -233,7 +238,7 @@ class ErrorLog:
     def add(
         self,
         kind: str,
-        client: Any,
+        client: Client,
         method: str,
         message: str,
         *,
@@ -247,7 +252,7 @@ class ErrorLog:
         """
         _, exc, tb = sys.exc_info()
         assert exc is not None, "ErrorLog.add is called while an exception is handled"
-        handler = getattr(client, "handler", None) if kind == "handler" else None
+        handler = client.handler if kind == "handler" else None
         handler_class = type(handler).__qualname__ if handler is not None else ""
         record = ErrorRecord(next(self._numbers), kind, client, handler_class, method, exc, tb, message)
         record.outcome = outcome
