@@ -58,6 +58,7 @@ class _Server:
     proc: subprocess.Popen[bytes]
     log: Path
     loop: str = ""
+    transports: str = ""  # what the server says carries its connections (livews: TRANSPORTS <name>)
 
 
 class _Unsupported(Exception):
@@ -110,6 +111,8 @@ async def _start(name: str, workload: Workload, log: Path, extra: list[str], loo
         for line in text.splitlines():
             if line.startswith("LOOP "):
                 server.loop = line[5:]
+            if line.startswith("TRANSPORTS "):
+                server.transports = line[11:]
             if line == f"READY {port}":
                 if not server.loop.startswith(f"{loop}."):
                     _stop(server)
@@ -170,6 +173,8 @@ async def _measure_once(
     }
     for measurement in got.values():
         measurement["server_loop"] = server.loop
+        if server.transports:
+            measurement["server_transports"] = server.transports
         measurement["phases"] = phases
     return got
 
@@ -328,6 +333,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--livews-untuned", action="store_true", help="livews with Server(tune_allocator=False)"
     )
+    parser.add_argument(
+        "--livews-plain-asyncio",
+        action="store_true",
+        help="livews on the loop's own transports (Server(transports='loop')), not aiofastnet's",
+    )
     parser.add_argument("--gen-plain-asyncio", action="store_true", help="generator without aiofastnet")
     parser.add_argument(
         "--loops",
@@ -395,7 +405,9 @@ async def _run(args: argparse.Namespace) -> int:
     if args.picows_plain_asyncio and "picows" in extra:
         extra["picows"] = ["--no-aiofastnet"]
     if args.livews_untuned and "livews" in extra:
-        extra["livews"] = ["--no-tune-allocator"]
+        extra["livews"].append("--no-tune-allocator")
+    if args.livews_plain_asyncio and "livews" in extra:
+        extra["livews"].append("--no-aiofastnet")
 
     other = _other_load()
     print(
@@ -422,6 +434,7 @@ async def _run(args: argparse.Namespace) -> int:
         "loops": args.loop_list,
         "picows_aiofastnet": not args.picows_plain_asyncio,
         "livews_tune_allocator": not args.livews_untuned,
+        "livews_transports": {},  # per loop, as the livews server reported them (TRANSPORTS)
         "platform": platform.platform(),
         "versions": _versions(),
         "loadavg_start": os.getloadavg(),
@@ -462,6 +475,10 @@ async def _run(args: argparse.Namespace) -> int:
                     )
                     if all("unsupported" in m for m in got.values()):
                         unsupported[key] = got
+                said = next((m["server_transports"] for m in got.values() if "server_transports" in m), "")
+                if said and name == "livews" and loop not in meta["livews_transports"]:
+                    meta["livews_transports"][loop] = said
+                    print(f"      livews on {loop} serves on {said} transports", flush=True)
                 for row_key, measurement in got.items():
                     measurement["round"] = round_no + 1
                     results[loop].setdefault(row_key, {}).setdefault(name, []).append(measurement)
@@ -493,6 +510,10 @@ async def _run(args: argparse.Namespace) -> int:
     print()
     write_json(out, meta, results, summaries)
     print(f"results: {out}")
+    if meta["livews_transports"]:
+        used = ", ".join(f"{name} on {loop}" for loop, name in meta["livews_transports"].items())
+        picows = "the loop's own" if args.picows_plain_asyncio else "aiofastnet when installed"
+        print(f"transports: livews {used}; picows {picows}; generator {transport_kind()}")
     print(f"length:  {meta['seconds']['run'] / 60:.1f} min ({quiet.waited:.0f} s of it waiting for quiet)")
     for loop, summary in summaries.items():
         chart = out.with_suffix(".png" if len(summaries) == 1 else f".{loop}.png")

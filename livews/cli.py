@@ -24,6 +24,7 @@ from .resource import Resources
 from .server import Server
 from .server.loops import LOOP_NAMES, loop_factory
 from .server.loops import run as run_on
+from .server.transports import TRANSPORT_NAMES, check_transports
 from .supervisor import CONSOLE_TOKEN_ENV
 
 __all__ = ["main"]
@@ -47,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=LOOP_NAMES,
         default="asyncio",
         help="event loop (default asyncio; auto: uvloop when it is installed)",
+    )
+    parser.add_argument(
+        "--transports",
+        choices=TRANSPORT_NAMES,
+        help="what carries connections (default auto: aiofastnet's on asyncio's loop when installed; "
+        "loop: the event loop's own)",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"
@@ -273,6 +280,13 @@ def _server_options(args: argparse.Namespace, prompt: bool = False) -> dict[str,
         options["compression"] = False
     if args.deflate_backend is not None:
         options["deflate_backend"] = args.deflate_backend
+    if args.transports is not None:
+        try:
+            check_transports(args.transports)
+        except ImportError:
+            needs = "--transports aiofastnet needs aiofastnet (pip install 'livews[fast]')"
+            raise _OptionError(needs) from None
+        options["transports"] = args.transports
     if args.metrics:
         options["metrics"] = True
     if args.forwarded_allow_ips:

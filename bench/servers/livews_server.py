@@ -1,14 +1,16 @@
 """Bench server on livews: a ``livews.Server`` built in this process, plus a READY line.
 
     python bench/servers/livews_server.py --port P --mode echo|broadcast [--compress] [--no-tune-allocator]
-        [--deflate-backend zlib|zlib-ng|isal]
+        [--deflate-backend zlib|zlib-ng|isal] [--no-aiofastnet]
 
 Echo mode serves the repository's ``handlers/echo.py`` (``/echo``); broadcast mode serves
 ``livews_handlers/broadcast.py`` (``/broadcast``, ``livews.broadcast(clients, message)``). Settings are the
 bench's common ones (``_common``): permessage-deflate only with --compress, then window 15 both ways, zlib
 level 1 and memLevel 8 as for the peers (with --deflate-backend, that backend at its ``Z_BEST_SPEED``, as
 aiohttp); messages up to 16 MiB; no keepalive pings; no hot reload. Everything else is livews' default,
-``tune_allocator`` included (glibc malloc thresholds, see the README); --no-tune-allocator turns that off.
+``tune_allocator`` included (glibc malloc thresholds, see the README); --no-tune-allocator turns that off;
+and the transports: ``auto``, aiofastnet's on asyncio's loop when installed, printed as ``TRANSPORTS <name>``
+before ``READY``; --no-aiofastnet keeps the loop's own (``transports="loop"``).
 """
 
 from __future__ import annotations
@@ -52,14 +54,16 @@ async def _serve(options: Options) -> None:
         port=options.port,
         ping_interval=None,
         tune_allocator="--no-tune-allocator" not in options.extra,
+        transports="loop" if "--no-aiofastnet" in options.extra else "auto",
     )
     await server.start()
+    print(f"TRANSPORTS {server.transports}", flush=True)
     announce_ready(options.port)
     await server.serve_forever()
 
 
 def main() -> None:
-    options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-tune-allocator",))
+    options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-tune-allocator", "--no-aiofastnet"))
     if str(_REPO) not in sys.path:
         sys.path.insert(1, str(_REPO))
     run(_serve(options), options.loop)

@@ -6,6 +6,14 @@ thousands of them a second, megabytes of log, while the condition lasts. The ser
 exception handler once: these reports are counted and summed up on ``livews.server`` at most once a second;
 asyncio's retries that fire after the server closed are dropped; every other report goes to the handler that
 was there before (or the loop's default), unchanged.
+
+aiofastnet's accept loop (``transports.py``) reports the same way, then means to stop watching the listening
+socket for a second, as asyncio does, but asks the socket itself to (``listening_sock.remove_reader(fd)``,
+aiofastnet 1.2): a plain ``socket.socket`` has no such method, so the ``AttributeError`` that follows was
+logged with a traceback and the socket stayed watched, the loop retrying ``accept()`` tens of thousands of
+times a second. Its listening sockets are therefore ``ListeningSocket``, which has that method and passes it
+to the loop; should aiofastnet call the loop itself, the method is simply not used. uvloop's own accept loop
+reports nothing: libuv accepts and closes the connections it has no descriptor for.
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 import time
 from typing import Any
 
-__all__ = ["quiet_accept_errors"]
+__all__ = ["ListeningSocket", "quiet_accept_errors"]
 
 _log = logging.getLogger("livews.server")
 
@@ -25,6 +34,10 @@ _OUT_OF_RESOURCE = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.E
 
 #: Seconds between two log lines about failing accepts.
 REPORT_INTERVAL = 1.0
+
+#: The callbacks of accept retries (asyncio's, aiofastnet's) that find the listening socket gone once the
+#: server has closed.
+_RETRIES = frozenset(("_start_serving", "_start_serving_one_listener"))
 
 
 class _AcceptErrors:
@@ -54,11 +67,11 @@ class _AcceptErrors:
                 self.last_report = now
             return
         handle = context.get("handle")
-        if getattr(getattr(handle, "_callback", None), "__name__", "") == "_start_serving" and isinstance(
+        if getattr(getattr(handle, "_callback", None), "__name__", "") in _RETRIES and isinstance(
             exc, (OSError, ValueError)
         ):
-            # asyncio schedules one retry per failed accept; those still due after the server closed find
-            # its socket gone. Nothing is lost: the server is closed.
+            # asyncio and aiofastnet schedule one retry per failed accept; those still due after the server
+            # closed find its socket gone. Nothing is lost: the server is closed.
             _log.debug("accept retry after the server closed: %s", exc)
             return
         if self.previous is not None:
@@ -73,3 +86,14 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
     if isinstance(current, _AcceptErrors):
         return
     loop.set_exception_handler(_AcceptErrors(current))
+
+
+class ListeningSocket(socket.socket):
+    """A listening socket that can stop its loop watching it, as aiofastnet's accept loop asks it to."""
+
+    __slots__ = ()
+
+    def remove_reader(self, fd: int) -> bool:
+        """Stop the running loop watching ``fd`` for a while: the accept loop that asks (a callback of that
+        loop) schedules watching it again."""
+        return asyncio.get_running_loop().remove_reader(fd)

@@ -36,6 +36,7 @@ from .protocol import DIRECT_READ_SIZE, DirectReadProtocol, ServerProtocol
 from .proxy import TrustedProxies
 from .records import connection_fields
 from .slow import DEFAULT_SLOW_CALLBACK, SlowCalls
+from .transports import Listening, check_transports, choose_transports, listen
 
 if TYPE_CHECKING:
     from ..engine.handshake import Request
@@ -107,6 +108,10 @@ class Server:
         if installed, else zlib), ``"zlib"``, ``"zlib-ng"`` or ``"isal"`` (``livews[deflate]``; see
         ``DeflateConfig``). A resource given a ``DeflateConfig`` uses that config's ``backend``. A backend
         that is not installed is an ``ImportError`` here.
+    transports: what carries the connections (``livews.server.transports``): ``"auto"`` (aiofastnet's when
+        it is installed and the loop is asyncio's own, else the loop's), ``"loop"`` (the event loop's own:
+        asyncio's, or uvloop's) or ``"aiofastnet"`` (``livews[fast]``; when it is not installed, an
+        ``ImportError`` here). Once started, ``transports`` says which were chosen: ``loop``, ``aiofastnet``.
 
     Every handler error and server fault is kept in ``errors`` (an ``ErrorLog``, bounded: see
     ``livews.server.errors``) and counted in ``handler_errors`` / ``server_errors``.
@@ -151,6 +156,7 @@ class Server:
         max_message_size: int | None = None,
         compression: bool = True,
         deflate_backend: str = "auto",
+        transports: str = "auto",
     ) -> None:
         self.resources: ResourceTable = resources if hasattr(resources, "resolve") else Resources(resources)  # type: ignore[assignment]
         self.host = host
@@ -166,6 +172,9 @@ class Server:
         self.max_handshake_buffer = max_handshake_buffer
         self.limits = _handshake_limits(limits)
         self.resource_defaults = ResourceDefaults(max_message_size, compression, deflate_backend)
+        check_transports(transports)
+        self._requested_transports = transports
+        self._transports = transports  # "loop" or "aiofastnet" once started
         self.legacy_hixie76 = legacy_hixie76
         self.max_pending_events = max_pending_events
         self.reuse_port = reuse_port
@@ -206,7 +215,7 @@ class Server:
         #: Tasks running async handler methods; shutdown lets them finish for a while, then cancels them.
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = asyncio.Event()
-        self._server: asyncio.Server | None = None
+        self._server: Listening | None = None
         self._keepalive: asyncio.Task[None] | None = None
         #: With ``DirectReadProtocol``, where every connection of this server reads into, unless the engine
         #: offers the bytes of a large payload (``Connection.receive_buffer``). The loop fills and empties it
@@ -226,15 +235,17 @@ class Server:
         if self.tune_allocator and keep_freed_memory():
             protocol = DirectReadProtocol
             self._read_buffer = memoryview(bytearray(DIRECT_READ_SIZE))
+        self._transports = choose_transports(self._requested_transports, self.loop)
         await self.groups.start()  # before the first client can join a group
         try:
-            self._server = await self.loop.create_server(
+            self._server = await listen(
+                self.loop,
                 lambda: protocol(self),
                 self.host,
                 self._requested_port,
+                transports=self._transports,
                 ssl=self.ssl,
-                reuse_address=True,
-                reuse_port=self.reuse_port or None,
+                reuse_port=self.reuse_port,
                 backlog=self.backlog,
             )
         except BaseException:
@@ -243,7 +254,7 @@ class Server:
         if self.ping_interval:
             self._keepalive = self.loop.create_task(keepalive(self, self.ping_interval, self.ping_timeout))
         answer_probes(self.loop)  # a worker under the supervisor proves its loop turns
-        _log.info("listening on %s", ", ".join(self.urls))
+        _log.info("listening on %s (%s transports)", ", ".join(self.urls), self._transports)
         return self
 
     async def serve_forever(self) -> None:
@@ -337,6 +348,11 @@ class Server:
         if self._server is None or not self._server.sockets:
             return self._requested_port
         return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def transports(self) -> str:
+        """The transports asked for (``auto``, ``loop``, ``aiofastnet``) until started, then those chosen."""
+        return self._transports
 
     @property
     def url(self) -> str:
