@@ -33,7 +33,7 @@ class Echo(Handler):
 def _package_of_transport(server: Server) -> str:
     """The top-level package of the transport class under the server's one client."""
     (client,) = server.clients()
-    return type(client._transport).__module__.partition(".")[0]  # type: ignore[attr-defined]
+    return type(client._session.transport).__module__.partition(".")[0]
 
 
 async def test_the_connections_have_the_transports_the_server_reports(_transports: str) -> None:
