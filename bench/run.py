@@ -334,9 +334,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--livews-untuned", action="store_true", help="livews with Server(tune_allocator=False)"
     )
     parser.add_argument(
-        "--livews-plain-asyncio",
+        "--livews-aiofastnet",
         action="store_true",
-        help="livews on the loop's own transports (Server(transports='loop')), not aiofastnet's",
+        help="livews on aiofastnet's transports (Server(transports='aiofastnet')), not the loop's own",
     )
     parser.add_argument("--gen-plain-asyncio", action="store_true", help="generator without aiofastnet")
     parser.add_argument(
@@ -406,8 +406,8 @@ async def _run(args: argparse.Namespace) -> int:
         extra["picows"] = ["--no-aiofastnet"]
     if args.livews_untuned and "livews" in extra:
         extra["livews"].append("--no-tune-allocator")
-    if args.livews_plain_asyncio and "livews" in extra:
-        extra["livews"].append("--no-aiofastnet")
+    if args.livews_aiofastnet and "livews" in extra:
+        extra["livews"].append("--aiofastnet")
 
     other = _other_load()
     print(

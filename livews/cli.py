@@ -52,8 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--transports",
         choices=TRANSPORT_NAMES,
-        help="what carries connections (default auto: aiofastnet's on asyncio's loop when installed; "
-        "loop: the event loop's own)",
+        help="what carries connections (default loop: the event loop's own; aiofastnet: faster on "
+        "asyncio's loop, 4.7 KiB more per connection; auto: aiofastnet's on asyncio's loop when installed)",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log more from livews (-v info, -vv debug)"

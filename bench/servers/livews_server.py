@@ -1,7 +1,7 @@
 """Bench server on livews: a ``livews.Server`` built in this process, plus a READY line.
 
     python bench/servers/livews_server.py --port P --mode echo|broadcast [--compress] [--no-tune-allocator]
-        [--deflate-backend zlib|zlib-ng|isal] [--no-aiofastnet]
+        [--deflate-backend zlib|zlib-ng|isal] [--aiofastnet]
 
 Echo mode serves the repository's ``handlers/echo.py`` (``/echo``); broadcast mode serves
 ``livews_handlers/broadcast.py`` (``/broadcast``, ``livews.broadcast(clients, message)``). Settings are the
@@ -9,8 +9,8 @@ bench's common ones (``_common``): permessage-deflate only with --compress, then
 level 1 and memLevel 8 as for the peers (with --deflate-backend, that backend at its ``Z_BEST_SPEED``, as
 aiohttp); messages up to 16 MiB; no keepalive pings; no hot reload. Everything else is livews' default,
 ``tune_allocator`` included (glibc malloc thresholds, see the README); --no-tune-allocator turns that off;
-and the transports: ``auto``, aiofastnet's on asyncio's loop when installed, printed as ``TRANSPORTS <name>``
-before ``READY``; --no-aiofastnet keeps the loop's own (``transports="loop"``).
+and the transports: the loop's own (``transports="loop"``), printed as ``TRANSPORTS <name>`` before ``READY``;
+--aiofastnet takes aiofastnet's (``transports="aiofastnet"``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def _serve(options: Options) -> None:
         port=options.port,
         ping_interval=None,
         tune_allocator="--no-tune-allocator" not in options.extra,
-        transports="loop" if "--no-aiofastnet" in options.extra else "auto",
+        transports="aiofastnet" if "--aiofastnet" in options.extra else "loop",
     )
     await server.start()
     print(f"TRANSPORTS {server.transports}", flush=True)
@@ -63,7 +63,7 @@ async def _serve(options: Options) -> None:
 
 
 def main() -> None:
-    options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-tune-allocator", "--no-aiofastnet"))
+    options = parse_args(__doc__.splitlines()[0], extra_flags=("--no-tune-allocator", "--aiofastnet"))
     if str(_REPO) not in sys.path:
         sys.path.insert(1, str(_REPO))
     run(_serve(options), options.loop)

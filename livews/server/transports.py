@@ -7,14 +7,16 @@ Python code around each system call; uvloop's are libuv's, in C. ``aiofastnet`` 
 ``add_reader``/``add_writer``, TLS included: the same callbacks, fewer instructions around each read and
 write (figures in ``bench/README.md``). Nothing in livews' protocol changes with the transports.
 
-Choices (``Server(transports=...)``, ``--transports``): ``"auto"`` (the default) takes aiofastnet's where it
-is installed and the loop is asyncio's own, else the loop's; ``"loop"`` always the loop's own (asyncio's, or
-uvloop's on uvloop); ``"aiofastnet"`` always aiofastnet's, an ``ImportError`` when it is not installed.
+Choices (``Server(transports=...)``, ``--transports``): ``"loop"`` (the default) always the loop's own
+(asyncio's, or uvloop's on uvloop); ``"aiofastnet"`` always aiofastnet's, an ``ImportError`` when it is not
+installed; ``"auto"`` aiofastnet's where it is installed and the loop is asyncio's own, else the loop's.
 Measured with callgrind (``bench/README.md``), aiofastnet's cut the server's instructions on asyncio's loop by
 about 12% per 64 B echo, 10% per 8 KiB echo and 4% per handshake; on uvloop, whose transports are C already,
-they saved 2-3% per message and cost half as much again per handshake (aiofastnet accepts in Python). So
-``auto`` keeps uvloop's own transports on uvloop, and the loop's own on any other loop (a proactor loop, on
-Windows, would only wrap its transports).
+they saved 2-3% per message and cost half as much again per handshake (aiofastnet accepts in Python). They
+are not the default because each of its transports carries an array of 256 ``iovec`` for its writes: idle
+connections cost about 4.7 KiB more each (4.2 -> 9.0 KiB per connection in ``bench/run.py``), more than
+livews' whole connection otherwise (4.2 KiB). ``auto`` keeps uvloop's own transports on uvloop, and the loop's
+own on any other loop (a proactor loop, on Windows, would only wrap its transports).
 
 With aiofastnet the listening sockets are bound here, as asyncio binds them (every address the host
 resolves to, ``SO_REUSEADDR``, ``SO_REUSEPORT`` on request, IPv6 sockets IPv6-only), and handed to

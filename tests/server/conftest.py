@@ -48,6 +48,6 @@ def _transports(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     name: str | None = getattr(request, "param", None)
     if name is not None:
         defaults = Server.__init__.__kwdefaults__
-        assert defaults is not None and defaults["transports"] == "auto"
+        assert defaults is not None and defaults["transports"] == "loop"
         monkeypatch.setitem(defaults, "transports", name)
     return name

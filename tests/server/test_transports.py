@@ -105,11 +105,12 @@ def test_without_aiofastnet_auto_serves_on_the_loops_own_and_asking_for_it_says_
 @pytest.mark.parametrize(
     ("launch", "transports", "expected"),
     [
-        (["-m", "livews"], [], "aiofastnet"),
-        (["-m", "livews"], ["--transports", "loop"], "loop"),
-        (["-c", CLI_WITHOUT_AIOFASTNET], [], "loop"),
+        (["-m", "livews"], [], "loop"),
+        (["-m", "livews"], ["--transports", "auto"], "aiofastnet"),
+        (["-m", "livews"], ["--transports", "aiofastnet"], "aiofastnet"),
+        (["-c", CLI_WITHOUT_AIOFASTNET], ["--transports", "auto"], "loop"),
     ],
-    ids=["default", "transports loop", "default without aiofastnet installed"],
+    ids=["default", "transports auto", "transports aiofastnet", "auto without aiofastnet installed"],
 )
 def test_python_m_livews_serves_on_the_transports_asked_for(
     launch: list[str], transports: list[str], expected: str
