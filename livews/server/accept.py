@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import re
 import socket
 import time
 from typing import Any
@@ -38,6 +39,9 @@ REPORT_INTERVAL = 1.0
 #: The callbacks of accept retries (asyncio's, aiofastnet's) that find the listening socket gone once the
 #: server has closed.
 _RETRIES = frozenset(("_start_serving", "_start_serving_one_listener"))
+
+#: A bound method's name in an "Exception in callback ..." message: ``<bound method Server.name of ...>``.
+_CALLBACK_IN_MESSAGE = re.compile(r"^Exception in callback <bound method [\w.]*?\.?(\w+) of ")
 
 
 class _AcceptErrors:
@@ -66,10 +70,7 @@ class _AcceptErrors:
                 self.unreported = 0
                 self.last_report = now
             return
-        handle = context.get("handle")
-        if getattr(getattr(handle, "_callback", None), "__name__", "") in _RETRIES and isinstance(
-            exc, (OSError, ValueError)
-        ):
+        if isinstance(exc, (OSError, ValueError)) and _callback_name(context) in _RETRIES:
             # asyncio and aiofastnet schedule one retry per failed accept; those still due after the server
             # closed find its socket gone. Nothing is lost: the server is closed.
             _log.debug("accept retry after the server closed: %s", exc)
@@ -78,6 +79,19 @@ class _AcceptErrors:
             self.previous(loop, context)
         else:
             loop.default_exception_handler(context)
+
+
+def _callback_name(context: dict[str, Any]) -> str:
+    """The name of the callback whose exception ``context`` reports ("" if it is not a callback's).
+
+    asyncio's handles keep the callback in ``_callback``; uvloop's keep it in C, and only their report's
+    message names it (``Exception in callback <bound method Server._start_serving_one_listener of ...>``).
+    """
+    callback = getattr(context.get("handle"), "_callback", None)
+    if callback is not None:
+        return str(getattr(callback, "__name__", ""))
+    found = _CALLBACK_IN_MESSAGE.search(str(context.get("message", "")))
+    return found.group(1) if found else ""
 
 
 def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:

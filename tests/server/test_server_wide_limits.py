@@ -147,3 +147,37 @@ def test_out_of_descriptors_aiofastnet_waits_before_accepting_again_instead_of_s
     seconds, err = _out_of_descriptors(loop, "aiofastnet", 2.0, asyncio_logs="CRITICAL")
     failed = sum(int(n) for n in re.findall(r"\((\d+) failed accepts since the last report\)", err))
     assert 0 < failed <= 2 * 101 * (seconds + 1), f"{failed} failed accepts in {seconds:.1f} s"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # uvloop's handles keep their callback in C: only the report's message names it.
+        "Exception in callback <bound method Server._start_serving_one_listener of <Server sockets=()>>",
+        "Exception in callback <bound method BaseSelectorEventLoop._start_serving of <Loop running=True>>",
+    ],
+)
+def test_an_accept_retry_after_the_server_closed_is_dropped_on_any_loop_and_other_reports_go_on(
+    message: str,
+) -> None:
+    from livews.server.accept import _AcceptErrors
+
+    passed: list[dict[str, object]] = []
+    errors = _AcceptErrors(lambda loop, context: passed.append(context))
+    loop = asyncio.new_event_loop()
+    try:
+
+        class CHandle:  # no ``_callback`` attribute, as uvloop's TimerHandle
+            pass
+
+        closed = {
+            "message": message,
+            "exception": ValueError("Invalid file descriptor: -1"),
+            "handle": CHandle(),
+        }
+        errors(loop, closed)
+        other = dict(closed, message=message.replace("_start_serving", "_handle_something_else"))
+        errors(loop, other)
+    finally:
+        loop.close()
+    assert passed == [other]
