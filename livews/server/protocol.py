@@ -1,8 +1,8 @@
 """The asyncio side of one connection: handshake, feeding the engine, dispatching events, writing, timers.
 
-One object per connection (it is also the ``Client`` users see), built on ``asyncio.Protocol`` callbacks
-rather than streams: the hot path is ``data_received`` -> engine -> handler method -> ``transport.write``,
-with no task, queue or future in between unless a handler method is ``async``.
+One session per connection, behind the public ``Client`` it makes (``client.py``), built on asyncio's protocol
+callbacks rather than streams: the hot path is ``data_received`` -> engine -> handler method ->
+``transport.write``, with no task, queue or future in between unless a handler method is ``async``.
 
 ``DirectReadProtocol`` reads with ``recv_into`` instead (``asyncio.BufferedProtocol``): into the server's read
 buffer, or, while a large binary payload arrives, straight into the bytes it becomes. The server uses it when
