@@ -103,6 +103,7 @@ def _end(dispatcher: Dispatcher, outcome: str) -> Hold:
     hold.record.held = False
     hold.record.outcome = outcome
     dispatcher.server.errors.released(hold.record)
+    dispatcher.client._session.restart_keepalive()  # a pong the hold kept unread is no sign of a dead peer
     return hold
 
 

@@ -728,6 +728,15 @@ class ServerProtocol(asyncio.BaseProtocol):
             self.client.latency = time.monotonic() - self._ping_sent_at
             self._ping_sent_at = None
 
+    def restart_keepalive(self) -> None:
+        """Forget the unanswered ping and count the interval from now (a hold for the debugger ended).
+
+        Its pong may still wait behind the reading the hold paused: judged against the ping's age, keepalive
+        would drop the client it was just told to go on with. A pong for it that arrives later is ignored.
+        """
+        self._ping_sent_at = None
+        self._last_ping_at = time.monotonic()
+
     # ------------------------------------------------------------------------- for the dispatcher
 
     def pause_for_backlog(self) -> None:
